@@ -1,0 +1,53 @@
+#pragma once
+// The proxy: N workers, each one thread with its own io_context, its own listener
+// socket (SO_REUSEPORT), its own upstream connection pool and balancer state. A snapshot
+// is handed to every worker as one pointer; nothing on the request path takes a lock
+// shared between workers.
+//
+// Beast and Asio stay out of this header (they are heavy to compile): it is included by
+// app/ and admin/.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "proxy/snapshot.h"
+
+namespace lintel::proxy {
+
+struct ProxyOptions {
+  std::string http_address = "0.0.0.0:8080";  // host:port; "[::]:8080" for IPv6
+  int workers = 1;
+  // Limits (DESIGN.md "Defaults").
+  size_t max_request_target = 16 * 1024;  // longer request-target → 414
+  size_t max_header_bytes = 64 * 1024;    // whole header block → 431
+  size_t max_header_fields = 100;         // → 431
+  std::chrono::milliseconds header_timeout{10'000};  // whole header block
+  std::chrono::milliseconds idle_timeout{60'000};    // keep-alive idle
+  std::chrono::milliseconds connect_timeout{5'000};  // upstream connect
+  std::chrono::milliseconds response_timeout{60'000};  // upstream response (and idle body)
+  int connect_retries = 2;  // other endpoints tried after a failed connect
+  size_t upstream_idle_per_endpoint = 64;  // pooled idle connections per endpoint per worker
+  bool access_log = true;  // one JSON line per request on stdout
+};
+
+class Server {
+ public:
+  // Binds every worker's listener. Returns nullptr with `error` set when an address is
+  // malformed or cannot be bound (e.g. "bind 0.0.0.0:8080: Address already in use").
+  static std::unique_ptr<Server> create(const ProxyOptions& options, std::string& error);
+  virtual ~Server() = default;
+
+  // Starts the worker threads. Call once, after the first publish().
+  virtual void start() = 0;
+  // Any thread. Hands `snapshot` to every worker; requests in flight keep theirs.
+  virtual void publish(SnapshotPtr snapshot) = 0;
+  // Any thread. Stops accepting, closes connections, joins the worker threads.
+  virtual void stop() = 0;
+  // The bound HTTP address of worker listeners ("127.0.0.1:8080"), with the real port
+  // when the option said port 0.
+  virtual std::string http_address() const = 0;
+};
+
+}  // namespace lintel::proxy
