@@ -1,0 +1,302 @@
+// lintel: command line, and the wiring of sources → compiler → publish to proxy and admin.
+//
+//   lintel serve --manifests DIR [--http ADDR] [--https ADDR] [--admin ADDR] [--workers N]
+//                [--ingress-class NAME] [--log-level LEVEL] [--no-access-log] ...
+//   lintel check --manifests DIR
+//   lintel version
+//
+// Threads: the main thread runs the control io_context (manifest watching, compiling,
+// publishing, admin listener, signals); the proxy runs its own worker threads.
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "admin/admin_server.h"
+#include "app/control.h"
+#include "ingress/compiler.h"
+#include "ingress/manifest_source.h"
+#include "proxy/server.h"
+
+namespace {
+
+using namespace lintel;
+
+constexpr int kExitOk = 0;
+constexpr int kExitRejected = 1;  // lintel check: some object was rejected
+constexpr int kExitUsage = 2;     // bad flag or unusable configuration
+
+// "500ms", "5s", "2m", or a bare number of milliseconds.
+bool parse_duration(const std::string& text, std::chrono::milliseconds& out) {
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  std::string unit = text.substr(used);
+  if (value < 0) {
+    return false;
+  }
+  if (unit.empty() || unit == "ms") {
+    out = std::chrono::milliseconds(value);
+  } else if (unit == "s") {
+    out = std::chrono::seconds(value);
+  } else if (unit == "m") {
+    out = std::chrono::minutes(value);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// A CLI11 validator for durations, so a bad value is reported like any bad flag.
+struct DurationValidator : CLI::Validator {
+  DurationValidator() {
+    name_ = "DURATION";
+    func_ = [](const std::string& text) {
+      std::chrono::milliseconds ignored;
+      return parse_duration(text, ignored)
+                 ? std::string()
+                 : "\"" + text + "\" is not a duration (e.g. 500ms, 5s, 2m)";
+    };
+  }
+};
+
+struct CommonOptions {
+  std::string manifests;
+  std::string ingress_class = "lintel";
+  std::string controller_name = "lintel.dev/ingress-controller";
+  std::string log_level = "info";
+};
+
+struct ServeOptions {
+  std::string http = "0.0.0.0:8080";
+  std::string https = "0.0.0.0:8443";
+  std::string admin = "127.0.0.1:9000";
+  int workers = 0;  // 0 = number of cores
+  bool no_access_log = false;
+  std::string header_timeout = "10s";
+  std::string idle_timeout = "60s";
+  std::string connect_timeout = "5s";
+  std::string response_timeout = "60s";
+  std::string reload_coalesce = "100ms";
+  std::string default_cert;
+  std::string default_key;
+};
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("lintel");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+ingress::CompileOptions compile_options(const CommonOptions& common) {
+  ingress::CompileOptions options;
+  options.ingress_class = common.ingress_class;
+  options.controller_name = common.controller_name;
+  options.watch_ingress_without_class = true;  // files mode: Ingresses without a class are ours
+  return options;
+}
+
+int run_check(const CommonOptions& common) {
+  std::string error;
+  auto source = ingress::ManifestSource::create(common.manifests, error);
+  if (!source) {
+    std::fprintf(stderr, "lintel check: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  ingress::ManifestLoad load = source->load();
+  ingress::CompileResult result = ingress::compile(load.state, compile_options(common));
+  std::fputs(ingress::format_route_table(*result.routes).c_str(), stdout);
+
+  std::vector<routing::Diagnostic> diagnostics = std::move(load.diagnostics);
+  diagnostics.insert(diagnostics.end(), result.diagnostics.begin(), result.diagnostics.end());
+  size_t rejected = 0;
+  size_t warnings = 0;
+  if (!diagnostics.empty()) {
+    std::fputs("\ndiagnostics:\n", stdout);
+  }
+  for (const routing::Diagnostic& d : diagnostics) {
+    const char* label = d.rejected ? "rejected"
+                        : d.severity == routing::Diagnostic::Severity::kError ? "error"
+                                                                              : "warning";
+    std::fprintf(stdout, "  %s: %s\n", label, d.to_string().c_str());
+    if (d.rejected) {
+      ++rejected;
+    } else {
+      ++warnings;
+    }
+  }
+  std::fprintf(stdout, "\n%zu files, %zu objects, %zu ingresses, %zu hosts, %zu routes; %zu rejected, %zu warnings\n",
+               load.files, load.state.size(), result.stats.ingresses, result.stats.hosts,
+               result.stats.routes, rejected, warnings);
+  return rejected > 0 ? kExitRejected : kExitOk;
+}
+
+int run_serve(const CommonOptions& common, const ServeOptions& serve) {
+  proxy::ProxyOptions proxy_options;
+  proxy_options.http_address = serve.http;
+  proxy_options.workers =
+      serve.workers > 0 ? serve.workers : std::max(1u, std::thread::hardware_concurrency());
+  proxy_options.access_log = !serve.no_access_log;
+  parse_duration(serve.header_timeout, proxy_options.header_timeout);
+  parse_duration(serve.idle_timeout, proxy_options.idle_timeout);
+  parse_duration(serve.connect_timeout, proxy_options.connect_timeout);
+  parse_duration(serve.response_timeout, proxy_options.response_timeout);
+
+  app::ControlOptions control_options;
+  control_options.manifests = common.manifests;
+  control_options.compile = compile_options(common);
+  parse_duration(serve.reload_coalesce, control_options.coalesce_window);
+
+  boost::asio::io_context io;
+  std::string error;
+  auto control = app::Control::create(io, control_options, error);
+  if (!control) {
+    spdlog::critical("{}; exiting", error);
+    return kExitUsage;
+  }
+  auto server = proxy::Server::create(proxy_options, error);
+  if (!server) {
+    spdlog::critical("{}; exiting", error);
+    return kExitUsage;
+  }
+  auto admin = admin::AdminServer::create(io, serve.admin, error);
+  if (!admin) {
+    spdlog::critical("{}; exiting", error);
+    return kExitUsage;
+  }
+  if (!serve.https.empty()) {
+    spdlog::debug("--https {} given: the HTTPS listener arrives with TLS support (issue 3); "
+                  "serving plain HTTP only",
+                  serve.https);
+  }
+  control->on_snapshot([&](const proxy::SnapshotPtr& snapshot) {
+    server->publish(snapshot);
+    admin->publish(snapshot);
+  });
+  // The first snapshot is compiled before any listener accepts, so readiness never
+  // reports a process with no routes.
+  control->start();
+  server->start();
+  admin->start();
+  spdlog::info("lintel {} serving: http={} admin={} workers={} manifests={} ({})", LINTEL_VERSION,
+               server->http_address(), admin->address(), proxy_options.workers,
+               common.manifests, control->summary());
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) {
+      return;
+    }
+    spdlog::info("received signal {}; stopping", signal);
+    admin->set_ready(false);
+    control->stop();
+    admin->stop();
+    server->stop();
+    io.stop();
+  });
+  io.run();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Lintel: a Kubernetes Ingress controller and L7 load balancer", "lintel"};
+  cli.require_subcommand(1);
+  CommonOptions common;
+  ServeOptions serve;
+  DurationValidator duration;
+
+  auto add_common = [&](CLI::App* sub) {
+    sub->add_option("--manifests", common.manifests,
+                    "Folder of Kubernetes manifests (*.yaml, *.yml, *.json, recursively)")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    sub->add_option("--ingress-class", common.ingress_class, "IngressClass name Lintel serves")
+        ->capture_default_str();
+    sub->add_option("--controller-name", common.controller_name,
+                    "spec.controller of Lintel's IngressClass")
+        ->capture_default_str();
+    sub->add_option("--log-level", common.log_level, "trace, debug, info, warn, error, off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+        ->capture_default_str();
+  };
+
+  CLI::App* serve_cmd = cli.add_subcommand("serve", "Route a folder of Ingress manifests");
+  add_common(serve_cmd);
+  serve_cmd->add_option("--http", serve.http, "HTTP listener host:port")->capture_default_str();
+  serve_cmd->add_option("--https", serve.https, "HTTPS listener host:port (TLS: coming)")
+      ->capture_default_str();
+  serve_cmd->add_option("--admin", serve.admin, "Admin listener host:port (/healthz, /readyz, /routes)")
+      ->capture_default_str();
+  serve_cmd->add_option("--workers", serve.workers, "Worker threads (default: number of cores)")
+      ->check(CLI::Range(1, 256));
+  serve_cmd->add_flag("--no-access-log", serve.no_access_log, "Do not write the access log");
+  serve_cmd->add_option("--client-header-timeout", serve.header_timeout,
+                        "Deadline for a request's whole header block")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd->add_option("--keepalive-timeout", serve.idle_timeout,
+                        "Idle time allowed between requests on a client connection")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd->add_option("--upstream-connect-timeout", serve.connect_timeout,
+                        "Deadline for connecting to an endpoint")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd->add_option("--upstream-response-timeout", serve.response_timeout,
+                        "Deadline for the upstream's response (and between body reads)")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd->add_option("--reload-coalesce", serve.reload_coalesce,
+                        "Changes within this window after a recompile are folded into one")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd->add_option("--default-cert", serve.default_cert, "Default certificate (TLS: coming)");
+  serve_cmd->add_option("--default-key", serve.default_key, "Default key (TLS: coming)");
+
+  CLI::App* check_cmd =
+      cli.add_subcommand("check", "Print the routing table and every diagnostic; exit 1 if any "
+                                  "object was rejected");
+  add_common(check_cmd);
+  cli.add_subcommand("version", "Print the version");
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return cli.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return cli.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One clear line, not a usage dump.
+    std::string where = "lintel";
+    for (CLI::App* sub : cli.get_subcommands()) {
+      where += " " + sub->get_name();
+    }
+    std::fprintf(stderr, "%s: %s (see '%s --help')\n", where.c_str(), e.what(), where.c_str());
+    return kExitUsage;
+  }
+
+  if (cli.got_subcommand("version")) {
+    std::printf("lintel %s\n", LINTEL_VERSION);
+    return kExitOk;
+  }
+  setup_logging(common.log_level);
+  if (cli.got_subcommand("check")) {
+    return run_check(common);
+  }
+  return run_serve(common, serve);
+}

@@ -1,0 +1,70 @@
+#include <nlohmann/json.hpp>
+
+#include "admin/admin_server.h"
+
+namespace lintel::admin {
+
+namespace {
+
+nlohmann::json backend_json(const routing::Backend& backend) {
+  nlohmann::json endpoints = nlohmann::json::array();
+  for (const routing::Endpoint& e : backend.endpoints->endpoints) {
+    endpoints.push_back({{"address", e.to_string()}, {"ready", e.ready}});
+  }
+  nlohmann::json out = {{"name", backend.name},
+                        {"namespace", backend.service_namespace},
+                        {"service", backend.service_name},
+                        {"port", backend.port},
+                        {"endpoints", std::move(endpoints)}};
+  if (!backend.problem.empty()) {
+    out["problem"] = backend.problem;
+  }
+  return out;
+}
+
+const char* severity_name(routing::Diagnostic::Severity s) {
+  return s == routing::Diagnostic::Severity::kError ? "error" : "warning";
+}
+
+}  // namespace
+
+std::string routes_json(const proxy::Snapshot& snapshot) {
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const routing::VirtualHost& vhost : snapshot.routes->virtual_hosts()) {
+    nlohmann::json routes = nlohmann::json::array();
+    for (const routing::Route& route : vhost.routes) {
+      routes.push_back({{"path", route.rule_path},
+                        {"type", route.path_type},
+                        {"match", route.match == routing::PathMatch::kExact ? "exact" : "prefix"},
+                        {"backend", backend_json(*route.backend)},
+                        {"source", route.source}});
+    }
+    hosts.push_back({{"host", vhost.host.empty() ? "*" : vhost.host}, {"routes", std::move(routes)}});
+  }
+  nlohmann::json diagnostics = nlohmann::json::array();
+  for (const routing::Diagnostic& d : snapshot.diagnostics) {
+    diagnostics.push_back({{"severity", severity_name(d.severity)},
+                           {"object", d.object},
+                           {"where", d.where},
+                           {"field", d.field},
+                           {"message", d.message},
+                           {"rejected", d.rejected},
+                           {"text", d.to_string()}});
+  }
+  nlohmann::json tls_hosts = nlohmann::json::array();
+  for (const std::string& host : snapshot.certs->hosts()) {
+    tls_hosts.push_back(host);
+  }
+  nlohmann::json out = {
+      {"generation", snapshot.generation},
+      {"hosts", std::move(hosts)},
+      {"default_backend", snapshot.routes->default_backend()
+                              ? backend_json(*snapshot.routes->default_backend())
+                              : nlohmann::json(nullptr)},
+      {"tls_hosts", std::move(tls_hosts)},
+      {"diagnostics", std::move(diagnostics)},
+  };
+  return out.dump(2) + "\n";
+}
+
+}  // namespace lintel::admin

@@ -1,0 +1,180 @@
+#include "app/control.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <set>
+
+namespace lintel::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Everything a client can observe from a compile, as text: when two compiles give the
+// same fingerprint, the second is not published (no new generation, no log line).
+std::string fingerprint(const ingress::CompileResult& result,
+                        const std::vector<routing::Diagnostic>& diagnostics) {
+  std::string out = ingress::format_route_table(*result.routes);
+  for (const std::string& host : result.certs->hosts()) {
+    out += "tls " + host + "\n";
+  }
+  for (const routing::Diagnostic& d : diagnostics) {
+    out += d.to_string();
+    out += '\n';
+  }
+  return out;
+}
+
+class ControlImpl final : public Control {
+ public:
+  ControlImpl(asio::io_context& io, ControlOptions options,
+              std::unique_ptr<ingress::ManifestSource> source)
+      : io_(io), options_(std::move(options)), source_(std::move(source)), timer_(io) {}
+
+  void on_snapshot(std::function<void(const proxy::SnapshotPtr&)> callback) override {
+    callback_ = std::move(callback);
+  }
+
+  void start() override {
+    std::string error;
+    int fd = source_->watch(error);
+    if (fd < 0) {
+      spdlog::warn("manifests {}: {}; changes will not be picked up until restart",
+                   options_.manifests, error);
+    } else {
+      // The descriptor stays owned by the ManifestSource; give Asio a duplicate to wait on.
+      watch_ = std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(fd));
+      wait_for_changes();
+    }
+    reload("start");
+  }
+
+  void stop() override {
+    stopped_ = true;
+    timer_.cancel();
+    if (watch_) {
+      boost::system::error_code ec;
+      watch_->close(ec);
+    }
+  }
+
+  std::string summary() const override { return summary_; }
+
+ private:
+  void wait_for_changes() {
+    watch_->async_wait(asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                         if (ec || stopped_) {
+                           return;
+                         }
+                         if (source_->drain_events()) {
+                           changed();
+                         }
+                         wait_for_changes();
+                       });
+  }
+
+  // A change was seen. Compile now unless a compile happened within the window; then
+  // compile once when the window closes.
+  void changed() {
+    auto now = std::chrono::steady_clock::now();
+    if (pending_) {
+      return;  // a compile is already scheduled at the end of the window
+    }
+    if (now - last_compile_ >= options_.coalesce_window) {
+      reload("change");
+      return;
+    }
+    pending_ = true;
+    timer_.expires_at(last_compile_ + options_.coalesce_window);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      pending_ = false;
+      if (!ec && !stopped_) {
+        reload("changes");
+      }
+    });
+  }
+
+  void reload(const char* why) {
+    auto started = std::chrono::steady_clock::now();
+    last_compile_ = started;
+    ingress::ManifestLoad load = source_->load();
+    ingress::CompileResult result = ingress::compile(load.state, options_.compile);
+    std::vector<routing::Diagnostic> diagnostics = std::move(load.diagnostics);
+    diagnostics.insert(diagnostics.end(), result.diagnostics.begin(), result.diagnostics.end());
+    double compile_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+
+    std::string print = fingerprint(result, diagnostics);
+    if (snapshot_ && print == fingerprint_) {
+      spdlog::debug("manifests changed ({}), routing unchanged: generation {} stays live", why,
+                    snapshot_->generation);
+      return;
+    }
+    fingerprint_ = std::move(print);
+
+    // Log each diagnostic once, when it first appears.
+    std::set<std::string> now_reported;
+    for (const routing::Diagnostic& d : diagnostics) {
+      std::string text = d.to_string();
+      if (!reported_.count(text)) {
+        if (d.rejected) {
+          spdlog::error("rejected: {}; the rest of the configuration is served", text);
+        } else {
+          spdlog::warn("{}", text);
+        }
+      }
+      now_reported.insert(std::move(text));
+    }
+    reported_ = std::move(now_reported);
+
+    auto snapshot = std::make_shared<proxy::Snapshot>();
+    snapshot->generation = ++generation_;
+    snapshot->routes = result.routes;
+    snapshot->certs = result.certs;
+    snapshot->diagnostics = std::move(diagnostics);
+    summary_ = fmt::format(
+        "generation {}: {} files, {} objects, {} ingresses, {} hosts, {} routes, {} diagnostics, "
+        "compiled in {:.2f} ms",
+        snapshot->generation, load.files, load.state.size(), result.stats.ingresses,
+        result.stats.hosts, result.stats.routes, snapshot->diagnostics.size(), compile_ms);
+    snapshot_ = snapshot;
+    if (generation_ > 1) {
+      spdlog::info("config {}", summary_);
+    }
+    if (callback_) {
+      callback_(snapshot_);
+    }
+  }
+
+  asio::io_context& io_;
+  ControlOptions options_;
+  std::unique_ptr<ingress::ManifestSource> source_;
+  std::unique_ptr<asio::posix::stream_descriptor> watch_;
+  asio::steady_timer timer_;
+  std::function<void(const proxy::SnapshotPtr&)> callback_;
+  proxy::SnapshotPtr snapshot_;
+  std::string fingerprint_;
+  std::set<std::string> reported_;
+  std::string summary_;
+  uint64_t generation_ = 0;
+  std::chrono::steady_clock::time_point last_compile_{};
+  bool pending_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Control> Control::create(asio::io_context& io, const ControlOptions& options,
+                                         std::string& error) {
+  auto source = ingress::ManifestSource::create(options.manifests, error);
+  if (!source) {
+    return nullptr;
+  }
+  return std::make_unique<ControlImpl>(io, options, std::move(source));
+}
+
+}  // namespace lintel::app
