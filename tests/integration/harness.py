@@ -1,0 +1,1051 @@
+"""Shared machinery for Lintel's whole-binary integration tests.
+
+Everything here talks to real processes over real loopback sockets:
+
+* `Fixture` owns what a test starts (processes, temporary folders, Python backends) and
+  tears it down in reverse order, even when the test fails. Processes are stopped by the
+  PID we got from starting them, never by name.
+* `start_echo` / `start_lintel` start `build/lintel-echo` and `build/lintel` on ports
+  chosen at run time (bind 127.0.0.N:0, read the port, close, pass it; a start that loses
+  the race for the port is retried).
+* `wait_until` polls a condition with a deadline; nothing waits for state with a sleep.
+* Manifest builders return plain dicts (Service, EndpointSlice, Ingress) and
+  `write_manifests` writes them as multi-document YAML (or JSON).
+* `HttpConnection` is a raw-socket HTTP/1.1 client: it sends exactly the bytes it is
+  given (for pipelining and hostile input) and reads responses with full framing
+  (Content-Length, chunked, until-close, interim 1xx), optionally without keeping bodies.
+* `RecordingBackend` is a small HTTP/1.1 server in Python that records every request it
+  receives, byte for byte, so a test can prove that something was, or was never, forwarded.
+* `memory_kib` reads VmRSS / VmHWM from /proc/PID/status.
+
+Pods are echo servers on their own loopback addresses 127.0.0.N. Each test file gets its
+own block of N (see ADDRESS_BLOCKS) so that CTest can run the files in parallel.
+"""
+
+import base64
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("LINTEL_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
+BUILD_DIR = os.environ.get("LINTEL_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
+SHARED_DIR = os.environ.get("LINTEL_SHARED_DIR") or os.path.normpath(os.path.join(SOURCE_DIR, "..", "shared"))
+LINTEL = os.path.join(BUILD_DIR, "lintel")
+ECHO = os.path.join(BUILD_DIR, "lintel-echo")
+
+# Per test file, the 127.0.0.N addresses its Pods may use (inclusive). Distinct blocks
+# let CTest run the files in parallel without two of them serving on the same address.
+ADDRESS_BLOCKS = {
+    "test_routing": (10, 39),
+    "test_vectors": (40, 99),
+    "test_proxy": (100, 149),
+    "test_reload": (150, 189),
+    "test_cli": (190, 199),
+}
+
+# Deadlines (seconds). They bound waits; they are never asserted as timings.
+START_TIMEOUT = 30.0
+STATE_TIMEOUT = 15.0
+IO_TIMEOUT = 15.0
+
+
+def log(message):
+    """Progress notes for the CTest log (stderr, so unittest's own output stays readable)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def read_vectors(name):
+    with open(os.path.join(SHARED_DIR, "vectors", name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def require_binaries(*paths):
+    """Fails (not skips) when a binary is missing: CTest runs after the build, so a
+    missing binary is a broken build, not an absent feature."""
+    for path in paths or (LINTEL, ECHO):
+        if not os.access(path, os.X_OK):
+            raise AssertionError(f"{path} is missing or not executable "
+                                 f"(LINTEL_BUILD_DIR={BUILD_DIR}); build it first")
+
+
+# --------------------------------------------------------------------------- waiting
+
+class Timeout(AssertionError):
+    pass
+
+
+def wait_until(predicate, timeout=STATE_TIMEOUT, interval=0.02, what="condition"):
+    """Calls predicate() until it returns a truthy value (which is returned) or the
+    deadline passes (AssertionError naming `what` and the last exception or value)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+            last = f"last value: {value!r}"
+        except (OSError, ValueError, AssertionError, KeyError) as e:
+            last = f"last error: {e!r}"
+        if time.monotonic() >= deadline:
+            raise Timeout(f"timed out after {timeout:.0f}s waiting for {what} ({last})")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------- addresses
+
+class AddressPool:
+    """Hands out 127.0.0.N addresses from a test file's block, round robin."""
+
+    def __init__(self, module_name):
+        base = module_name.rsplit(".", 1)[-1]
+        if base not in ADDRESS_BLOCKS:
+            raise KeyError(f"no 127.0.0.N block for {base}; add one to ADDRESS_BLOCKS")
+        self.first, self.last = ADDRESS_BLOCKS[base]
+        self.next_n = self.first
+        self.lock = threading.Lock()
+
+    def take(self):
+        with self.lock:
+            n = self.next_n
+            self.next_n = self.first if n >= self.last else n + 1
+            return f"127.0.0.{n}"
+
+
+def free_port(address="127.0.0.1"):
+    """A port that was free on `address` a moment ago (bind :0, read it, close it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((address, 0))
+        return s.getsockname()[1]
+
+
+def port_is_free(address, port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((address, port))
+            return True
+        except OSError:
+            return False
+
+
+def can_connect(address, port, timeout=1.0):
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- processes
+
+class Process:
+    """A child process with stdout/stderr going to files (never pipes: a chatty child
+    must not block on a full pipe). Stopped by its PID only."""
+
+    def __init__(self, argv, name, log_dir):
+        self.argv = list(argv)
+        self.name = name
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
+        fd, self.stdout_path = tempfile.mkstemp(prefix=f"{safe}.", suffix=".out", dir=log_dir)
+        os.close(fd)
+        fd, self.stderr_path = tempfile.mkstemp(prefix=f"{safe}.", suffix=".err", dir=log_dir)
+        os.close(fd)
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
+                                          stderr=err, close_fds=True)
+        self.pid = self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    @property
+    def returncode(self):
+        return self.popen.poll()
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL after `timeout`. Returns the exit code."""
+        if self.popen.poll() is None:
+            try:
+                self.popen.send_signal(signal.SIGTERM)
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=timeout)
+        return self.popen.returncode
+
+    def stdout_text(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stderr_text(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def tail(self, lines=25):
+        text = self.stderr_text().splitlines()[-lines:]
+        state = "running" if self.alive() else f"exited with {self.returncode}"
+        return f"--- {self.name} (pid {self.pid}, {state}), last stderr lines:\n" + "\n".join(text)
+
+
+def run(argv, timeout=60.0, cwd=None):
+    """Runs a short command to completion; returns CompletedProcess (text)."""
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+class StartFailed(AssertionError):
+    pass
+
+
+def _looks_like_port_race(process):
+    text = process.stderr_text().lower() + process.stdout_text().lower()
+    return "in use" in text or "eaddrinuse" in text
+
+
+class Echo(Process):
+    """`lintel-echo --listen ADDR:PORT --name NAME`."""
+
+    def __init__(self, address, port, name, log_dir):
+        self.address, self.port, self.echo_name = address, port, name
+        super().__init__([ECHO, "--listen", f"{address}:{port}", "--name", name],
+                         f"echo-{name}", log_dir)
+
+    @property
+    def endpoint(self):
+        return f"{self.address}:{self.port}"
+
+
+class Lintel(Process):
+    """`lintel serve` on 127.0.0.1 ports chosen at run time, admin included."""
+
+    def __init__(self, manifests, log_dir, http_port, admin_port, extra_args=(), workers=2,
+                 access_log=True):
+        self.manifests = manifests
+        self.host = "127.0.0.1"
+        self.http_port = http_port
+        self.admin_port = admin_port
+        argv = [LINTEL, "serve", "--manifests", manifests,
+                "--http", f"{self.host}:{http_port}",
+                "--admin", f"{self.host}:{admin_port}",
+                "--workers", str(workers)]
+        if not access_log:
+            argv.append("--no-access-log")
+        argv += list(extra_args)
+        super().__init__(argv, "lintel", log_dir)
+
+    # ---- admin
+    def admin(self, target, timeout=5.0):
+        with HttpConnection(self.host, self.admin_port, timeout=timeout) as c:
+            c.request("GET", target, host=f"{self.host}:{self.admin_port}")
+            return c.read_response()
+
+    def ready(self):
+        return self.admin("/readyz").status == 200
+
+    def routes(self):
+        response = self.admin("/routes")
+        if response.status != 200:
+            raise AssertionError(f"GET /routes answered {response.status}")
+        return json.loads(response.body)
+
+    def generation(self):
+        return int(self.routes()["generation"])
+
+    # ---- data plane
+    def connect(self, timeout=IO_TIMEOUT, source=None):
+        return HttpConnection(self.host, self.http_port, timeout=timeout, source=source)
+
+    def get(self, target, host=None, headers=(), method="GET", body=None, source=None,
+            timeout=IO_TIMEOUT):
+        """One request on a fresh connection. host=None → Host is our IP:port."""
+        with self.connect(timeout=timeout, source=source) as c:
+            c.request(method, target, host=host or self.default_host, headers=headers, body=body)
+            return c.read_response(method=method)
+
+    @property
+    def default_host(self):
+        return f"{self.host}:{self.http_port}"
+
+    def access_log(self):
+        """The JSON access-log lines written so far (other stdout lines are skipped)."""
+        entries = []
+        for line in self.stdout_text().splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:
+                    pass
+        return entries
+
+
+class Fixture:
+    """Owns what a test starts and tears it down in reverse order. Register close() with
+    addCleanup / addClassCleanup right after creating it."""
+
+    def __init__(self, module_name):
+        self.pool = AddressPool(module_name)
+        self._cleanups = []
+        self.log_dir = self.tmpdir(prefix="lintel-it-logs.")
+
+    def defer(self, fn, *args):
+        self._cleanups.append((fn, args))
+
+    def close(self):
+        errors = []
+        while self._cleanups:
+            fn, args = self._cleanups.pop()
+            try:
+                fn(*args)
+            except Exception as e:  # keep cleaning up; report afterwards
+                errors.append(e)
+        if errors:
+            raise errors[0]
+
+    def tmpdir(self, prefix="lintel-it."):
+        path = tempfile.mkdtemp(prefix=prefix)
+        self.defer(shutil.rmtree, path, True)
+        return path
+
+    # ---- processes
+    def _start(self, make, what, attempts=5):
+        """Starts a process via make() → (Process, ready_predicate); retries when the
+        process died because a port we picked was taken in the meantime."""
+        last = None
+        for _ in range(attempts):
+            process, ready = make()
+            self.defer(process.stop)
+            try:
+                wait_until(lambda: not process.alive() or ready(),
+                           timeout=START_TIMEOUT, what=f"{what} to become ready")
+            except Timeout as e:
+                raise StartFailed(f"{e}\n{process.tail()}")
+            if process.alive() and ready():
+                return process
+            last = process
+            if not _looks_like_port_race(process):
+                break
+        raise StartFailed(f"{what} did not start: exit code {last.returncode}\n{last.tail()}")
+
+    def echo(self, name, address=None, port=None):
+        """Starts lintel-echo on address (default: a fresh 127.0.0.N) and port (default:
+        free at run time)."""
+        address = address or self.pool.take()
+
+        def make():
+            p = port or free_port(address)
+            e = Echo(address, p, name, self.log_dir)
+            return e, lambda: can_connect(address, p)
+
+        return self._start(make, f"echo {name} on {address}")
+
+    def echo_group(self, names, addresses=None):
+        """One echo per name, each on its own 127.0.0.N, all on the same port (an
+        EndpointSlice's ports are shared by all its endpoints). Returns [Echo]."""
+        addresses = addresses or [self.pool.take() for _ in names]
+        for _ in range(10):
+            port = free_port(addresses[0])
+            if all(port_is_free(a, port) for a in addresses[1:]):
+                break
+        return [self.echo(n, a, port) for n, a in zip(names, addresses)]
+
+    def lintel(self, manifests, extra_args=(), workers=2, access_log=True, wait_ready=True):
+        require_binaries(LINTEL)
+
+        def make():
+            http_port, admin_port = free_port(), free_port()
+            while admin_port == http_port:
+                admin_port = free_port()
+            p = Lintel(manifests, self.log_dir, http_port, admin_port, extra_args, workers,
+                       access_log)
+
+            def ready():
+                if not wait_ready:
+                    return can_connect(p.host, admin_port)
+                try:
+                    return p.ready()
+                except OSError:
+                    return False
+
+            return p, ready
+
+        return self._start(make, "lintel")
+
+    def recording_backend(self, name, address=None):
+        backend = RecordingBackend(address or self.pool.take(), name)
+        self.defer(backend.stop)
+        return backend
+
+
+# --------------------------------------------------------------------------- manifests
+
+def backend_ref(service, port):
+    """An IngressBackend: port int → number, str → name."""
+    key = "number" if isinstance(port, int) else "name"
+    return {"service": {"name": service, "port": {key: port}}}
+
+
+def http_path(path, path_type, service, port):
+    return {"path": path, "pathType": path_type, "backend": backend_ref(service, port)}
+
+
+def rule(host, *paths):
+    r = {} if host is None else {"host": host}
+    r["http"] = {"paths": list(paths)}
+    return r
+
+
+def meta(name, namespace="default", **extra):
+    m = {"name": name, "namespace": namespace}
+    m.update({k: v for k, v in extra.items() if v is not None})
+    return m
+
+
+def ingress(name, namespace="default", rules=(), default_backend=None, annotations=None,
+            ingress_class=None, creation_timestamp=None, tls=None):
+    spec = {}
+    if ingress_class is not None:
+        spec["ingressClassName"] = ingress_class
+    if default_backend is not None:
+        spec["defaultBackend"] = default_backend
+    if tls:
+        spec["tls"] = tls
+    if rules:
+        spec["rules"] = list(rules)
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": meta(name, namespace, annotations=annotations,
+                             creationTimestamp=creation_timestamp),
+            "spec": spec}
+
+
+def service(name, namespace="default", ports=(("http", 80, None),)):
+    """ports: (name, port, targetPort or None)."""
+    out = []
+    for pname, port, target in ports:
+        p = {"port": port, "protocol": "TCP"}
+        if pname:
+            p["name"] = pname
+        if target is not None:
+            p["targetPort"] = target
+        out.append(p)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta(name, namespace),
+            "spec": {"type": "ClusterIP", "selector": {"app": name}, "ports": out}}
+
+
+def endpoint_slice(service_name, namespace, endpoints, ports, name=None):
+    """endpoints: addresses (str) or (address, ready, serving) tuples.
+    ports: (name, port) pairs; name None = unnamed."""
+    eps = []
+    for e in endpoints:
+        address, ready, serving = (e, True, True) if isinstance(e, str) else e
+        eps.append({"addresses": [address],
+                    "conditions": {"ready": ready, "serving": serving, "terminating": False}})
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": meta(name or f"{service_name}-slice", namespace,
+                             labels={"kubernetes.io/service-name": service_name}),
+            "addressType": "IPv4", "endpoints": eps,
+            "ports": [dict({"port": p, "protocol": "TCP"}, **({"name": n} if n else {}))
+                      for n, p in ports]}
+
+
+def echo_service(name, echos, namespace="default", port_name="http", service_port=80):
+    """Service + EndpointSlice for a group of echos that share one port."""
+    port = echos[0].port
+    return [service(name, namespace, ports=((port_name, service_port, port),)),
+            endpoint_slice(name, namespace, [e.address for e in echos], [(port_name, port)])]
+
+
+def tls_secret(name, namespace, cert_pem, key_pem):
+    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": meta(name, namespace),
+            "data": {"tls.crt": base64.b64encode(cert_pem).decode(),
+                     "tls.key": base64.b64encode(key_pem).decode()}}
+
+
+def self_signed(dns_names, workdir):
+    """(cert_pem, key_pem) for dns_names via the openssl CLI; None if openssl is missing."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        return None
+    key, crt = os.path.join(workdir, "tls.key"), os.path.join(workdir, "tls.crt")
+    san = ",".join(f"DNS:{n}" for n in dns_names)
+    r = run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", f"/CN={dns_names[0]}", "-addext", f"subjectAltName={san}",
+             "-keyout", key, "-out", crt], timeout=60)
+    if r.returncode != 0:
+        return None
+    with open(crt, "rb") as c, open(key, "rb") as k:
+        return c.read(), k.read()
+
+
+def _yaml_scalar(v):
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return json.dumps(v)
+    # A JSON string is a valid YAML double-quoted scalar (same escapes).
+    return json.dumps(str(v))
+
+
+def _yaml_lines(v, indent):
+    pad = " " * indent
+    if isinstance(v, dict):
+        if not v:
+            return [pad + "{}"]
+        lines = []
+        for k, item in v.items():
+            key = _yaml_scalar(k) if not re.fullmatch(r"[A-Za-z0-9_./-]+", str(k)) else str(k)
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{pad}{key}:")
+                lines += _yaml_lines(item, indent + 2)
+            else:
+                lines.append(f"{pad}{key}: {_yaml_inline(item)}")
+        return lines
+    if isinstance(v, list):
+        if not v:
+            return [pad + "[]"]
+        lines = []
+        for item in v:
+            if isinstance(item, (dict, list)) and item:
+                sub = _yaml_lines(item, indent + 2)
+                lines.append(pad + "- " + sub[0][indent + 2:])
+                lines += sub[1:]
+            else:
+                lines.append(f"{pad}- {_yaml_inline(item)}")
+        return lines
+    return [pad + _yaml_scalar(v)]
+
+
+def _yaml_inline(v):
+    if isinstance(v, dict):
+        return "{}"
+    if isinstance(v, list):
+        return "[]"
+    return _yaml_scalar(v)
+
+
+def to_yaml(*docs):
+    """Multi-document block YAML (strings double-quoted, so no YAML type surprises)."""
+    return "".join("---\n" + "\n".join(_yaml_lines(d, 0)) + "\n" for d in docs)
+
+
+def write_manifests(directory, filename, objects, fmt=None, atomic=True):
+    """Writes objects into directory/filename as YAML (or JSON for *.json: a single object
+    as is, several as a v1 List). atomic: write a hidden temp file and rename it over,
+    as editors and kubectl-style tools do; otherwise rewrite in place."""
+    fmt = fmt or ("json" if filename.endswith(".json") else "yaml")
+    objects = list(objects)
+    if fmt == "json":
+        doc = objects[0] if len(objects) == 1 else {"apiVersion": "v1", "kind": "List",
+                                                    "items": objects}
+        text = json.dumps(doc, indent=2) + "\n"
+    else:
+        text = to_yaml(*objects)
+    path = os.path.join(directory, filename)
+    write_text(path, text, atomic=atomic)
+    return path
+
+
+def write_text(path, text, atomic=True):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if atomic:
+        tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    else:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+# --------------------------------------------------------------------------- HTTP client
+
+class ConnectionClosed(ConnectionError):
+    """The peer closed the connection before a complete response arrived."""
+
+    def __init__(self, message, partial=b""):
+        super().__init__(message)
+        self.partial = partial
+
+
+class Response:
+    def __init__(self, version, status, reason, headers, body, interim, body_length, raw_head,
+                 chunked):
+        self.version, self.status, self.reason = version, status, reason
+        self.headers = headers            # [(name, value)] as received
+        self.body = body                  # bytes (b"" when the body was not kept)
+        self.interim = interim            # 1xx statuses seen before this response
+        self.body_length = body_length    # bytes of body received (kept or not)
+        self.raw_head = raw_head
+        self.chunked = chunked
+
+    def header(self, name, default=None):
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    def header_all(self, name):
+        name = name.lower()
+        return [v for k, v in self.headers if k.lower() == name]
+
+    def json(self):
+        return json.loads(self.body)
+
+    def wants_close(self):
+        conn = ",".join(self.header_all("connection")).lower()
+        if "close" in [t.strip() for t in conn.split(",")]:
+            return True
+        return self.version == "HTTP/1.0" and "keep-alive" not in conn
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.reason!r} body={self.body[:200]!r}>"
+
+
+class HttpConnection:
+    """A raw HTTP/1.1 client connection over one TCP socket."""
+
+    def __init__(self, host, port, timeout=IO_TIMEOUT, source=None):
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+        self.eof = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    @property
+    def local_address(self):
+        return self.sock.getsockname()
+
+    # ---- sending
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def request(self, method, target, host, headers=(), body=None, send=True):
+        """Builds (and sends) a request. host=None → no Host header at all. A body gets a
+        Content-Length unless the headers already frame it."""
+        lines = [f"{method} {target} HTTP/1.1"]
+        if host is not None:
+            lines.append(f"Host: {host}")
+        names = set()
+        for k, v in (headers.items() if isinstance(headers, dict) else headers):
+            lines.append(f"{k}: {v}")
+            names.add(k.lower())
+        if body is not None and "content-length" not in names and "transfer-encoding" not in names:
+            lines.append(f"Content-Length: {len(body)}")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+        if send:
+            self.send(data)
+        return data
+
+    def send_body(self, total, chunk_size=1 << 20, chunked=False):
+        """Streams `total` generated bytes (never held whole), raw or as chunks."""
+        block = (b"0123456789abcdef" * (chunk_size // 16 + 1))[:chunk_size]
+        view = memoryview(block)
+        left = total
+        while left > 0:
+            n = min(left, chunk_size)
+            if chunked:
+                self.sock.sendall(f"{n:x}\r\n".encode())
+                self.sock.sendall(view[:n])
+                self.sock.sendall(b"\r\n")
+            else:
+                self.sock.sendall(view[:n])
+            left -= n
+        if chunked:
+            self.sock.sendall(b"0\r\n\r\n")
+
+    # ---- receiving
+    def _fill(self, timeout=None):
+        if self.eof:
+            return False
+        self.sock.settimeout(timeout if timeout is not None else self.timeout)
+        try:
+            data = self.sock.recv(1 << 18)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def _read_until(self, marker, limit=1 << 20):
+        while True:
+            i = self.buf.find(marker)
+            if i >= 0:
+                out = bytes(self.buf[:i + len(marker)])
+                del self.buf[:i + len(marker)]
+                return out
+            if len(self.buf) > limit:
+                raise ValueError(f"no {marker!r} within {limit} bytes")
+            if not self._fill():
+                raise ConnectionClosed(f"connection closed while waiting for {marker!r}",
+                                       bytes(self.buf))
+
+    def _read_exact(self, n, keep):
+        kept = bytearray() if keep else None
+        while n > 0:
+            if not self.buf and not self._fill():
+                raise ConnectionClosed(f"connection closed with {n} body bytes missing")
+            take = min(n, len(self.buf))
+            if keep:
+                kept += self.buf[:take]
+            del self.buf[:take]
+            n -= take
+        return bytes(kept) if keep else b""
+
+    def read_response(self, method="GET", keep_body=True):
+        """Reads one final response (interim 1xx responses are collected on the way).
+        Raises ConnectionClosed when the peer closes first, socket.timeout on silence."""
+        interim = []
+        while True:
+            head = self._read_until(b"\r\n\r\n")
+            text = head.decode("latin-1")
+            status_line, *header_lines = text[:-4].split("\r\n")
+            m = re.match(r"(HTTP/\d\.\d) (\d{3})(?: (.*))?$", status_line)
+            if not m:
+                raise ValueError(f"bad status line {status_line!r}")
+            version, status, reason = m.group(1), int(m.group(2)), m.group(3) or ""
+            headers = []
+            for line in header_lines:
+                k, sep, v = line.partition(":")
+                if not sep:
+                    raise ValueError(f"bad response header line {line!r}")
+                headers.append((k.strip(), v.strip()))
+            if 100 <= status < 200 and status != 101:
+                interim.append(status)
+                continue
+            break
+        r = Response(version, status, reason, headers, b"", interim, 0, head, False)
+        te = ",".join(r.header_all("transfer-encoding")).lower()
+        if method == "HEAD" or status in (204, 304) or status == 101:
+            return r
+        if "chunked" in te:
+            r.chunked = True
+            body = bytearray()
+            while True:
+                size_line = self._read_until(b"\r\n", limit=4096).decode("latin-1")
+                size = int(size_line.split(";")[0].strip(), 16)
+                if size == 0:
+                    while self._read_until(b"\r\n", limit=65536) != b"\r\n":
+                        pass  # trailer fields
+                    break
+                data = self._read_exact(size, keep_body)
+                if keep_body:
+                    body += data
+                r.body_length += size
+                if self._read_exact(2, True) != b"\r\n":
+                    raise ValueError("chunk data not followed by CRLF")
+            r.body = bytes(body)
+        elif r.header("content-length") is not None:
+            n = int(r.header("content-length"))
+            r.body = self._read_exact(n, keep_body)
+            r.body_length = n
+        else:  # until close
+            body = bytearray()
+            while self.buf or self._fill():
+                r.body_length += len(self.buf)
+                if keep_body:
+                    body += self.buf
+                self.buf.clear()
+            r.body = bytes(body)
+        return r
+
+    def read_all_until_close(self, timeout=5.0):
+        """Everything the peer sends until it closes (or `timeout` of silence)."""
+        out = bytearray(self.buf)
+        self.buf.clear()
+        try:
+            while self._fill(timeout):
+                out += self.buf
+                self.buf.clear()
+        except socket.timeout:
+            pass
+        return bytes(out)
+
+    def closed_by_peer(self, timeout=5.0):
+        """True when the peer closes (EOF or reset) within `timeout` with nothing more
+        to read; extra bytes are an AssertionError (they would be an unexpected response)."""
+        if self.buf:
+            raise AssertionError(f"unexpected bytes after the response: {bytes(self.buf[:200])!r}")
+        try:
+            if self._fill(timeout):
+                raise AssertionError(
+                    f"unexpected bytes after the response: {bytes(self.buf[:200])!r}")
+            return True
+        except socket.timeout:
+            return False
+
+
+def echo_of(response):
+    """The lintel-echo JSON of a response, with header names lowercased (values as lists)."""
+    if response.status != 200:
+        raise AssertionError(f"expected 200 from an echo, got {response!r}")
+    info = json.loads(response.body)
+    headers = {}
+    raw = info.get("headers", {})
+    items = raw.items() if isinstance(raw, dict) else ((h[0], h[1]) for h in raw)
+    for k, v in items:
+        headers.setdefault(k.lower(), []).extend(v if isinstance(v, list) else [v])
+    info["headers"] = headers
+    return info
+
+
+def echo_name(response):
+    """The echo's name when the response came from an echo (200 + its JSON), else None
+    (an answer of lintel's own)."""
+    if response.status != 200:
+        return None
+    try:
+        info = json.loads(response.body)
+    except ValueError:
+        return None
+    return info.get("name") if isinstance(info, dict) else None
+
+
+def header_values(echo_info, name):
+    """All values of a header the echo received, split on commas, stripped."""
+    out = []
+    for v in echo_info["headers"].get(name.lower(), []):
+        out += [p.strip() for p in str(v).split(",") if p.strip()]
+    return out
+
+
+# --------------------------------------------------------------------------- /routes
+
+def backend_label(backend):
+    """A /routes backend as "ns/svc:port" whether it is printed as a string or an object
+    ({"name": ...} or {"namespace", "service", "port"})."""
+    if isinstance(backend, str):
+        return backend
+    if "namespace" in backend and "service" in backend:
+        return f"{backend['namespace']}/{backend['service']}:{backend.get('port')}"
+    return str(backend.get("name"))
+
+
+def endpoint_labels(route):
+    """The "addr:port" endpoints of a /routes route (listed on the route or its backend,
+    as strings or {"address": ...} objects)."""
+    eps = route.get("endpoints")
+    if eps is None and isinstance(route.get("backend"), dict):
+        eps = route["backend"].get("endpoints", [])
+    return [e if isinstance(e, str) else e.get("address") for e in eps or []]
+
+
+# --------------------------------------------------------------------------- memory
+
+def memory_kib(pid):
+    """{'VmRSS': kB, 'VmHWM': kB} from /proc/PID/status."""
+    out = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+# --------------------------------------------------------------------------- Python backend
+
+class RecordedRequest:
+    def __init__(self, raw_head, method, target, version, headers, body, body_ok):
+        self.raw_head = raw_head   # bytes exactly as received, up to and including CRLFCRLF
+        self.method, self.target, self.version = method, target, version
+        self.headers = headers     # [(name, value)]
+        self.body = body           # decoded body bytes
+        self.body_ok = body_ok     # framing well-formed and complete (None: still reading)
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def __repr__(self):
+        return f"<RecordedRequest {self.method} {self.target} {self.raw_head[:300]!r}>"
+
+
+class RecordingBackend:
+    """An HTTP/1.1 origin in Python that records every request it reads. It answers 200
+    with JSON {"name", "method", "path", "headers", "body_bytes"} like lintel-echo, keeps
+    connections alive, reads Content-Length and chunked bodies (sending 100 Continue when
+    asked), and closes on anything it cannot frame (recording what it got)."""
+
+    def __init__(self, address, name):
+        self.name = name
+        self.requests = []
+        self.raw_connections = []  # bytes received per connection, in full
+        self.lock = threading.Lock()
+        backend = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                backend._serve(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server((address, 0), Handler)
+        self.address, self.port = self.server.server_address
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint(self):
+        return f"{self.address}:{self.port}"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def count(self):
+        with self.lock:
+            return len(self.requests)
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.requests)
+
+    def _serve(self, sock):
+        sock.settimeout(30)
+        raw_all = bytearray()
+        with self.lock:
+            self.raw_connections.append(raw_all)
+        buf = bytearray()
+
+        def fill():
+            data = sock.recv(1 << 16)
+            if not data:
+                return False
+            buf.extend(data)
+            raw_all.extend(data)
+            return True
+
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    if len(buf) > 1 << 20 or not fill():
+                        if buf.strip():
+                            self._record(bytes(buf), None, b"", False)
+                        return
+                end = buf.index(b"\r\n\r\n") + 4
+                head = bytes(buf[:end])
+                del buf[:end]
+                parsed = self._parse_head(head)
+                if parsed is None:
+                    self._record(head, None, b"", False)
+                    return
+                method, target, version, headers = parsed
+                # Recorded as soon as the head is in: a test must see that a request was
+                # forwarded even when its body never completes.
+                record = self._record(head, parsed, b"", None)
+                lower = [(k.lower(), v) for k, v in headers]
+                te = ",".join(v for k, v in lower if k == "transfer-encoding").lower()
+                cls = [v for k, v in lower if k == "content-length"]
+                if any(v.lower() == "100-continue" for k, v in lower if k == "expect"):
+                    sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                body, ok = bytearray(), True
+                try:
+                    if te:
+                        if te.strip() != "chunked":
+                            raise ValueError("unsupported transfer-encoding")
+                        while True:
+                            while b"\r\n" not in buf:
+                                if not fill():
+                                    raise ValueError("eof in chunk size")
+                            i = buf.index(b"\r\n")
+                            size = int(bytes(buf[:i]).split(b";")[0], 16)
+                            del buf[:i + 2]
+                            if size == 0:
+                                while True:  # trailers
+                                    while b"\r\n" not in buf:
+                                        if not fill():
+                                            raise ValueError("eof in trailers")
+                                    i = buf.index(b"\r\n")
+                                    line = bytes(buf[:i])
+                                    del buf[:i + 2]
+                                    if not line:
+                                        break
+                                break
+                            while len(buf) < size + 2:
+                                if not fill():
+                                    raise ValueError("eof in chunk")
+                            body += buf[:size]
+                            if buf[size:size + 2] != b"\r\n":
+                                raise ValueError("chunk without CRLF")
+                            del buf[:size + 2]
+                    elif cls:
+                        if len(set(cls)) != 1 or not cls[0].isdigit():
+                            raise ValueError("bad content-length")
+                        n = int(cls[0])
+                        while len(buf) < n:
+                            if not fill():
+                                raise ValueError("eof in body")
+                        body += buf[:n]
+                        del buf[:n]
+                except (ValueError, OSError):
+                    ok = False
+                with self.lock:
+                    record.body, record.body_ok = bytes(body), ok
+                if not ok:
+                    return
+                payload = json.dumps({
+                    "name": self.name, "method": method, "path": target,
+                    "headers": {k: v for k, v in headers}, "body_bytes": len(body),
+                }).encode()
+                close = any("close" in v.lower() for k, v in lower if k == "connection")
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             + f"Content-Length: {len(payload)}\r\n".encode()
+                             + (b"Connection: close\r\n" if close else b"")
+                             + b"\r\n" + payload)
+                if close:
+                    return
+        except OSError:
+            return
+
+    @staticmethod
+    def _parse_head(head):
+        try:
+            text = head.decode("latin-1")
+            request_line, *lines = text[:-4].split("\r\n")
+            method, target, version = request_line.split(" ")
+            headers = []
+            for line in lines:
+                k, sep, v = line.partition(":")
+                if not sep:
+                    return None
+                headers.append((k, v.strip(" \t")))
+            return method, target, version, headers
+        except ValueError:
+            return None
+
+    def _record(self, head, parsed, body, ok):
+        method, target, version, headers = parsed or (None, None, None, [])
+        record = RecordedRequest(head, method, target, version, headers, body, ok)
+        with self.lock:
+            self.requests.append(record)
+        return record

@@ -1,0 +1,283 @@
+"""Routing through the real binary: hosts, Exact/Prefix, wildcards, defaultBackend,
+round-robin, 404, forwarding headers, access log and /routes.
+
+One lintel per class, echo Pods on this file's 127.0.0.N block."""
+
+import re
+import unittest
+import uuid
+
+import harness as h
+from harness import backend_ref, echo_of, header_values, http_path, ingress, rule
+
+
+class RoutingTest(unittest.TestCase):
+    """Hosts and paths without a defaultBackend: whatever does not match is a 404."""
+
+    @classmethod
+    def setUpClass(cls):
+        h.require_binaries()
+        fx = cls.fx = h.Fixture(__name__)
+        cls.addClassCleanup(fx.close)
+        objects = []
+
+        def svc(name, replicas=1):
+            echos = fx.echo_group([f"{name}-{i}" if replicas > 1 else name
+                                   for i in range(1, replicas + 1)])
+            objects.extend(h.echo_service(name, echos))
+            return echos
+
+        cls.echos = {n: svc(n) for n in ("a-root", "a-exact", "a-api", "b-root", "wild",
+                                         "c-only")}
+        cls.rr = svc("rr", replicas=2)
+        objects.append(ingress("site-a", rules=[
+            rule("a.example",
+                 http_path("/", "Prefix", "a-root", 80),
+                 http_path("/exact", "Exact", "a-exact", 80),
+                 http_path("/api/", "Prefix", "a-api", "http")),
+        ]))
+        objects.append(ingress("site-b", rules=[
+            rule("b.example", http_path("/", "Prefix", "b-root", 80)),
+            rule("*.wild.example", http_path("/", "ImplementationSpecific", "wild", 80)),
+            rule("c.example", http_path("/only", "Prefix", "c-only", 80)),
+            rule("rr.example", http_path("/", "Prefix", "rr", 80)),
+        ]))
+        cls.manifests = fx.tmpdir()
+        # Services and slices in one YAML file, Ingresses in another (and a sub-folder):
+        # the folder is read recursively.
+        h.write_manifests(cls.manifests, "backends.yaml",
+                          [o for o in objects if o["kind"] != "Ingress"])
+        h.write_manifests(cls.manifests, "ingress/site-a.yaml", [objects[-2]])
+        h.write_manifests(cls.manifests, "ingress/site-b.json", [objects[-1]])
+        cls.lintel = fx.lintel(cls.manifests)
+
+    # ---- helpers
+    def name_for(self, target, host, **kw):
+        r = self.lintel.get(target, host=host, **kw)
+        self.assertEqual(r.status, 200, f"{host}{target}: {r!r}\n{self.lintel.tail()}")
+        return echo_of(r)["name"]
+
+    def assert_routes(self, cases):
+        for host, target, expected in cases:
+            with self.subTest(host=host, target=target):
+                if expected is None:
+                    r = self.lintel.get(target, host=host)
+                    self.assertEqual(r.status, 404, f"{host}{target}: {r!r}")
+                else:
+                    self.assertEqual(self.name_for(target, host), expected)
+
+    # ---- tests
+    def test_admin_health_and_readiness(self):
+        self.assertEqual(self.lintel.admin("/healthz").status, 200)
+        self.assertEqual(self.lintel.admin("/readyz").status, 200)
+
+    def test_hosts(self):
+        self.assert_routes([
+            ("a.example", "/", "a-root"),
+            ("b.example", "/", "b-root"),
+            ("A.Example", "/", "a-root"),          # case-insensitive
+            ("a.example:8080", "/", "a-root"),     # port stripped
+            ("B.EXAMPLE:1", "/x", "b-root"),
+            ("unknown.example", "/", None),
+            ("example", "/", None),
+            (None, "/", None),                     # Host is our IP:port
+        ])
+
+    def test_wildcard_host_matches_one_label(self):
+        self.assert_routes([
+            ("x.wild.example", "/", "wild"),
+            ("X.Wild.Example", "/anything", "wild"),
+            ("a.b.wild.example", "/", None),
+            ("wild.example", "/", None),
+        ])
+
+    def test_exact_and_prefix_paths(self):
+        self.assert_routes([
+            ("a.example", "/exact", "a-exact"),
+            ("a.example", "/exact/", "a-root"),     # Exact is the whole path
+            ("a.example", "/exact/x", "a-root"),
+            ("a.example", "/Exact", "a-root"),      # case-sensitive
+            ("a.example", "/api", "a-api"),         # rule "/api/": trailing slash ignored
+            ("a.example", "/api/", "a-api"),
+            ("a.example", "/api/v1/users", "a-api"),
+            ("a.example", "/apiv1", "a-root"),      # element-wise, not string prefix
+            ("a.example", "/exact?x=1", "a-exact"),  # query is not part of the path
+            ("c.example", "/only", "c-only"),
+            ("c.example", "/only/more", "c-only"),
+            ("c.example", "/other", None),          # host matched, no path: no fallback
+            ("c.example", "/", None),
+        ])
+
+    def test_request_target_forwarded_with_query(self):
+        r = self.lintel.get("/api/v1?q=a%20b&x=/y", host="a.example")
+        info = echo_of(r)
+        self.assertEqual(info["name"], "a-api")
+        self.assertEqual(info["path"], "/api/v1?q=a%20b&x=/y")
+        self.assertEqual(info["method"], "GET")
+
+    def test_method_and_body_forwarded(self):
+        r = self.lintel.get("/post", host="b.example", method="POST", body=b"hello world",
+                            headers={"Content-Type": "text/plain"})
+        info = echo_of(r)
+        self.assertEqual((info["method"], info["body_bytes"]), ("POST", 11))
+
+    def test_404_is_short_framed_and_keeps_the_connection(self):
+        with self.lintel.connect() as c:
+            for i in range(3):
+                c.request("GET", f"/nothing/{i}", host="nowhere.example")
+                r = c.read_response()
+                self.assertEqual(r.status, 404)
+                self.assertTrue(r.header("content-length") is not None or r.chunked,
+                                f"404 without framing: {r.raw_head!r}")
+                self.assertLess(len(r.body), 1024)
+            c.request("GET", "/", host="a.example")
+            self.assertEqual(echo_of(c.read_response())["name"], "a-root")
+
+    def test_round_robin_over_two_endpoints(self):
+        names = []
+        with self.lintel.connect() as c:  # one connection = one worker's balancer
+            for _ in range(8):
+                c.request("GET", "/", host="rr.example")
+                names.append(echo_of(c.read_response())["name"])
+        self.assertEqual(set(names), {"rr-1", "rr-2"}, names)
+        for prev, cur in zip(names, names[1:]):
+            self.assertNotEqual(prev, cur, f"not alternating: {names}")
+
+    def test_round_robin_across_connections(self):
+        # Several connections (possibly several workers): both endpoints take traffic.
+        names = [self.name_for("/", "rr.example") for _ in range(8)]
+        self.assertEqual(set(names), {"rr-1", "rr-2"}, names)
+
+    def test_forwarding_headers(self):
+        client_ip = self.fx.pool.take()  # connect from our own 127.0.0.N: unmistakable
+        with self.lintel.connect(source=client_ip) as c:
+            c.request("GET", "/fwd", host="B.Example:8443",
+                      headers={"X-Forwarded-For": "203.0.113.7"})
+            info = echo_of(c.read_response())
+            c.request("GET", "/fwd", host="b.example")
+            info2 = echo_of(c.read_response())
+        headers = info["headers"]
+        self.assertEqual(headers.get("host"), ["B.Example:8443"], "Host must pass unchanged")
+        self.assertEqual(header_values(info, "x-forwarded-for"), ["203.0.113.7", client_ip])
+        self.assertEqual(header_values(info2, "x-forwarded-for"), [client_ip])
+        self.assertEqual(header_values(info, "x-real-ip"), [client_ip])
+        self.assertEqual(header_values(info, "x-forwarded-proto"), ["http"])
+        self.assertEqual(header_values(info, "x-forwarded-host"), ["B.Example:8443"])
+        self.assertEqual(header_values(info, "x-forwarded-port"), [str(self.lintel.http_port)])
+        self.assertEqual(header_values(info2, "x-forwarded-host"), ["b.example"])
+
+    def test_request_id_generated_and_kept(self):
+        ids = []
+        for _ in range(2):
+            info = echo_of(self.lintel.get("/rid", host="b.example"))
+            rid = info["headers"].get("x-request-id", [])
+            self.assertEqual(len(rid), 1, f"one X-Request-ID expected: {info['headers']}")
+            self.assertRegex(rid[0], r"^[\x21-\x7e]{8,200}$")
+            ids.append(rid[0])
+        self.assertNotEqual(ids[0], ids[1], "generated request ids must differ")
+        mine = f"test-{uuid.uuid4()}"
+        info = echo_of(self.lintel.get("/rid", host="b.example", headers={"X-Request-ID": mine}))
+        self.assertEqual(info["headers"].get("x-request-id"), [mine])
+
+    def test_hop_by_hop_headers_removed(self):
+        info = echo_of(self.lintel.get("/hop", host="b.example", headers=[
+            ("Connection", "keep-alive, X-Hop-A, x-hop-b"),
+            ("X-Hop-A", "secret-a"),
+            ("X-Hop-B", "secret-b"),
+            ("Keep-Alive", "timeout=5"),
+            ("TE", "trailers"),
+            ("Trailer", "X-Checksum"),
+            ("Upgrade", "h2c"),  # not named in Connection: not an upgrade request
+            ("Proxy-Connection", "keep-alive"),
+            ("X-End-To-End", "kept"),
+        ]))
+        headers = info["headers"]
+        for name in ("x-hop-a", "x-hop-b", "keep-alive", "te", "trailer", "upgrade",
+                     "proxy-connection"):
+            self.assertNotIn(name, headers, f"hop-by-hop {name} was forwarded: {headers}")
+        for value in header_values(info, "connection"):
+            self.assertNotIn(value.lower(), ("x-hop-a", "x-hop-b"),
+                             f"client's Connection tokens forwarded: {headers}")
+        self.assertEqual(headers.get("x-end-to-end"), ["kept"])
+
+    def test_access_log_line_per_request(self):
+        marker = f"/access-log/{uuid.uuid4().hex}"
+        r = self.lintel.get(marker, host="b.example", method="POST", body=b"12345")
+        self.assertEqual(r.status, 200)
+        self.lintel.get(marker + "-404", host="nowhere.example")
+
+        def find(path):
+            return [e for e in self.lintel.access_log() if e.get("path") == path]
+
+        entry = h.wait_until(lambda: find(marker), what="the access-log line")
+        self.assertEqual(len(entry), 1, entry)
+        entry = entry[0]
+        for key in ("time", "client", "method", "host", "path", "status", "bytes_in",
+                    "bytes_out", "upstream", "duration_ms", "request_id"):
+            self.assertIn(key, entry, f"access-log line lacks {key}: {entry}")
+        self.assertEqual((entry["method"], int(entry["status"])), ("POST", 200))
+        self.assertEqual(entry["host"], "b.example")
+        self.assertEqual(entry["upstream"], self.echos["b-root"][0].endpoint)
+        self.assertGreaterEqual(int(entry["bytes_in"]), 5)
+        self.assertGreater(int(entry["bytes_out"]), 0)
+        self.assertIn("127.0.0.1", str(entry["client"]))
+        miss = h.wait_until(lambda: find(marker + "-404"), what="the 404 access-log line")
+        self.assertEqual(int(miss[0]["status"]), 404)
+
+    def test_routes_json(self):
+        routes = self.lintel.routes()
+        self.assertGreaterEqual(int(routes["generation"]), 1)
+        self.assertIn("diagnostics", routes)
+        self.assertIsInstance(routes["diagnostics"], list)
+        self.assertEqual([d for d in routes["diagnostics"] if d.get("rejected")], [],
+                         "a clean folder rejects nothing")
+        by_host = {v["host"]: v["routes"] for v in routes["hosts"]}
+        self.assertIn("a.example", by_host)
+        self.assertIn("*.wild.example", by_host)
+        a_paths = {(r["path"], r["type"]) for r in by_host["a.example"]}
+        self.assertEqual(a_paths, {("/", "Prefix"), ("/exact", "Exact"), ("/api/", "Prefix")})
+        (rr_route,) = by_host["rr.example"]
+        self.assertEqual(h.backend_label(rr_route["backend"]), "default/rr:80")
+        listed = h.endpoint_labels(rr_route)
+        self.assertEqual(sorted(listed), sorted(e.endpoint for e in self.rr))
+
+
+class DefaultBackendTest(unittest.TestCase):
+    """An Ingress defaultBackend answers whatever no rule matched."""
+
+    @classmethod
+    def setUpClass(cls):
+        h.require_binaries()
+        fx = cls.fx = h.Fixture(__name__)
+        cls.addClassCleanup(fx.close)
+        dflt, x = fx.echo_group(["fallback"]), fx.echo_group(["x"])
+        cls.manifests = fx.tmpdir()
+        h.write_manifests(cls.manifests, "all.yaml", [
+            *h.echo_service("fallback", dflt, port_name="web", service_port=8080),
+            *h.echo_service("x", x),
+            ingress("with-default", default_backend=backend_ref("fallback", "web"),
+                    rules=[rule("d.example", http_path("/x", "Exact", "x", 80))]),
+        ])
+        cls.lintel = fx.lintel(cls.manifests)
+
+    def test_default_backend(self):
+        cases = [
+            ("d.example", "/x", "x"),
+            ("d.example", "/y", "fallback"),        # host matched, path did not
+            ("other.example", "/", "fallback"),
+            (None, "/anything", "fallback"),
+        ]
+        for host, target, expected in cases:
+            with self.subTest(host=host, target=target):
+                r = self.lintel.get(target, host=host)
+                self.assertEqual(r.status, 200, f"{r!r}\n{self.lintel.tail()}")
+                self.assertEqual(echo_of(r)["name"], expected)
+
+    def test_routes_json_names_default_backend(self):
+        routes = self.lintel.routes()
+        self.assertIsNotNone(routes.get("default_backend"), routes)
+        self.assertEqual(h.backend_label(routes["default_backend"]), "default/fallback:web")
+
+
+if __name__ == "__main__":
+    unittest.main()
