@@ -1,0 +1,118 @@
+#include "proxy/server.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <mutex>
+#include <vector>
+
+#include "proxy/access_log.h"
+#include "proxy/address.h"
+#include "proxy/worker.h"
+
+namespace lintel::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// With SO_REUSEPORT on every worker socket, a second Lintel on the same port would bind
+// without error and silently share the traffic. A probe without SO_REUSEPORT fails with
+// EADDRINUSE when anyone listens there, so the port is still reported as taken.
+bool probe_address_free(const tcp::endpoint& endpoint, std::string& error) {
+  asio::io_context io;
+  tcp::acceptor probe(io);
+  boost::system::error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec) {
+    error = "bind " +
+            format_host_port(endpoint.address().to_string(), endpoint.port(),
+                             endpoint.address().is_v6()) +
+            ": " + ec.message();
+    return false;
+  }
+  probe.close(ec);
+  return true;
+}
+
+class ServerImpl final : public Server {
+ public:
+  explicit ServerImpl(const ProxyOptions& options) : options_(options) {
+    if (options_.access_log) access_log_ = std::make_unique<AccessLog>();
+  }
+  ~ServerImpl() override { stop(); }
+
+  bool bind(std::string& error) {
+    const auto parsed = parse_host_port(options_.http_address);
+    if (!parsed) {
+      error = "listen address \"" + options_.http_address +
+              "\": expected host:port or [v6]:port with an IP literal";
+      return false;
+    }
+    boost::system::error_code ec;
+    const auto address = parsed->host.empty() ? asio::ip::address(asio::ip::address_v4::any())
+                                              : asio::ip::make_address(parsed->host, ec);
+    if (ec || address.is_v6() != parsed->ipv6) {
+      error = "listen address \"" + options_.http_address + "\": not an IP literal";
+      return false;
+    }
+    tcp::endpoint endpoint(address, parsed->port);
+    if (endpoint.port() != 0 && !probe_address_free(endpoint, error)) return false;
+    const int count = std::max(1, options_.workers);
+    for (int i = 0; i < count; ++i) {
+      auto worker = std::make_unique<Worker>(i, options_, access_log_.get());
+      if (!worker->bind(endpoint, error)) return false;
+      // Port 0: the first bind picks the port, the other workers share it.
+      endpoint.port(worker->port());
+      workers_.push_back(std::move(worker));
+    }
+    address_ = format_host_port(address.to_string(), endpoint.port(), address.is_v6());
+    return true;
+  }
+
+  void start() override {
+    std::lock_guard lock(mutex_);
+    if (started_ || stopped_) return;
+    started_ = true;
+    for (auto& w : workers_) w->start();
+  }
+
+  void publish(SnapshotPtr snapshot) override {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    for (auto& w : workers_) w->publish(snapshot);
+  }
+
+  void stop() override {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+    for (auto& w : workers_) w->stop();
+    for (auto& w : workers_) w->join();
+    if (access_log_) access_log_->flush();
+  }
+
+  std::string http_address() const override { return address_; }
+
+ private:
+  ProxyOptions options_;  // workers keep a reference: lives as long as they do
+  std::unique_ptr<AccessLog> access_log_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::string address_;
+  std::mutex mutex_;  // start/publish/stop: control threads only, never the request path
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Server> Server::create(const ProxyOptions& options, std::string& error) {
+  auto server = std::make_unique<ServerImpl>(options);
+  if (!server->bind(error)) return nullptr;
+  return server;
+}
+
+}  // namespace lintel::proxy

@@ -30,6 +30,16 @@ struct ProxyOptions {
   int connect_retries = 2;  // other endpoints tried after a failed connect
   size_t upstream_idle_per_endpoint = 64;  // pooled idle connections per endpoint per worker
   bool access_log = true;  // one JSON line per request on stdout
+  // Added by the proxy (defaults chosen to match the ones above):
+  // request body: longest wait for the next bytes once the head was read (→ 408, close).
+  std::chrono::milliseconds client_body_timeout{10'000};
+  // each write to the client (a client that stops reading is dropped).
+  std::chrono::milliseconds send_timeout{60'000};
+  // a pooled upstream connection idle for longer is closed, not reused.
+  std::chrono::milliseconds upstream_idle_timeout{30'000};
+  // request body limit in bytes for every route; 0 = none (bodies are streamed). Over it:
+  // 413 before forwarding for a Content-Length, connection closed for a chunked body.
+  uint64_t max_body_bytes = 0;
 };
 
 class Server {

@@ -1,0 +1,655 @@
+// The downstream session and the exchange with the upstream, the only Beast-heavy code of
+// the proxy. Flow of one request (DESIGN.md "Data flow"):
+//
+//   read head (raw bytes, whole-head deadline) → RequestHeadScanner + validate_request
+//   → Beast parser takes the validated head → route on the pinned snapshot
+//   → body bytes already received are decoded (a framing error there is still a 400 that
+//     reaches no backend) → endpoint by round-robin, pooled or new connection
+//   → head re-serialized + body re-framed, streamed → response head → body streamed.
+//
+// Every operation has a deadline (beast::tcp_stream::expires_after, set where it starts)
+// and every buffer a limit. No exception is used for expected failures: every async call
+// reports through an error_code.
+
+#include "proxy/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <optional>
+#include <vector>
+
+#include "proxy/errors.h"
+#include "proxy/forward_headers.h"
+#include "proxy/log.h"
+#include "proxy/request_head.h"
+#include "proxy/worker.h"
+
+namespace lintel::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Body bytes copied per step, each direction: the memory a transfer of any size costs.
+constexpr size_t kBodyBuffer = 64 * 1024;
+// Bytes asked of the socket per read while a request head arrives.
+constexpr size_t kHeadReadChunk = 16 * 1024;
+// Slack in the client read buffer beyond the head limits, for pipelined bytes and for a
+// chunk header (Beast needs a whole chunk-size line in the buffer).
+constexpr size_t kReadBufferSlack = 16 * 1024;
+// Longest upstream response head accepted.
+constexpr size_t kMaxUpstreamHeadBytes = 64 * 1024;
+// After refusing a request: how long and how much to read (and discard) before closing, so
+// that closing with unread bytes does not reset the connection before the client has read
+// the error response (the "lingering close" of nginx).
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr size_t kLingerBytes = 1024 * 1024;
+// Deadline for writing a response to a client that is being refused.
+constexpr std::chrono::seconds kErrorWriteTimeout{5};
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+constexpr std::string_view kCrlf = "\r\n";
+
+using RequestParser = http::request_parser<http::buffer_body>;
+using ResponseParser = http::response_parser<http::buffer_body>;
+
+auto use_ec(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+
+std::string chunk_size_line(size_t n) {
+  char buf[24];
+  const int len = std::snprintf(buf, sizeof buf, "%zx\r\n", n);
+  return std::string(buf, static_cast<size_t>(len));
+}
+
+std::string endpoint_ip(const tcp::socket& socket) {
+  error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  if (ec) return "";
+  const auto address = ep.address();
+  // An IPv4 client on a dual-stack IPv6 listener: log and forward the IPv4 form.
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
+
+// Which kind of failure a body read from the client is.
+ErrorKind client_body_error(const error_code& ec) {
+  if (ec == beast::error::timeout) return ErrorKind::kRequestTimeout;
+  if (ec == http::error::body_limit) return ErrorKind::kPayloadTooLarge;
+  return ErrorKind::kBadRequest;
+}
+
+class Session final : public Connection {
+ public:
+  Session(Worker& worker, tcp::socket socket)
+      : worker_(worker),
+        options_(worker.options()),
+        down_(std::move(socket)),
+        in_(options_.max_request_target + kRequestLineSlack + options_.max_header_bytes +
+            kReadBufferSlack),
+        up_buffer_(kMaxUpstreamHeadBytes + kReadBufferSlack),
+        body_(kBodyBuffer) {
+    client_ = endpoint_ip(down_.socket());
+    limits_.max_request_target = options_.max_request_target;
+    limits_.max_header_bytes = options_.max_header_bytes;
+    limits_.max_header_fields = options_.max_header_fields;
+    if (options_.max_body_bytes > 0) limits_.max_body_bytes = options_.max_body_bytes;
+    error_code ec;
+    listener_port_ = down_.socket().local_endpoint(ec).port();
+    down_.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  void close_all() override {
+    error_code ec;
+    down_.socket().close(ec);
+    if (up_) up_->socket().close(ec);
+  }
+
+  asio::awaitable<void> run() {
+    worker_.track(this);
+    bool first = true;
+    while (!worker_.stopping()) {
+      const bool keep = co_await serve_one(first);
+      first = false;
+      if (!keep) break;
+    }
+    worker_.untrack(this);
+    error_code ec;
+    down_.socket().close(ec);
+  }
+
+ private:
+  // Per-request state, also the access log record.
+  struct Exchange {
+    AccessRecord record;
+    Clock::time_point start;
+    std::string request_id;
+    std::string upstream_head;  // the request head as sent upstream
+    ValidRequest request;
+  };
+
+  // --- downstream head ---------------------------------------------------------------
+
+  std::string_view input() const {
+    const auto data = in_.data();
+    return {static_cast<const char*>(data.data()), data.size()};
+  }
+
+  // One read into in_, at most `max` bytes, under the deadline already set on down_.
+  asio::awaitable<error_code> read_more(size_t max) {
+    error_code ec;
+    const size_t room = in_.max_size() - in_.size();
+    const size_t n = co_await down_.async_read_some(in_.prepare(std::min(max, room)), use_ec(ec));
+    in_.commit(n);
+    co_return ec;
+  }
+
+  // Serves one request. Returns whether the connection may carry another.
+  asio::awaitable<bool> serve_one(bool first) {
+    Exchange ex;
+    ex.record.client = client_;
+
+    // Wait for the first byte: the keep-alive idle timeout between requests, the head
+    // deadline for the first request of a connection.
+    if (in_.size() == 0) {
+      down_.expires_after(first ? options_.header_timeout : options_.idle_timeout);
+      const error_code ec = co_await read_more(kHeadReadChunk);
+      if (ec) co_return false;  // closed or idle: nothing to answer
+    }
+    ex.start = Clock::now();
+    ex.record.time = std::chrono::system_clock::now();
+
+    // The whole head must arrive within header_timeout: set once, not per read, so a
+    // client sending one byte at a time cannot hold the connection (slowloris).
+    down_.expires_after(options_.header_timeout);
+    RequestHeadScanner scanner(limits_);
+    for (;;) {
+      const auto state = scanner.scan(input());
+      if (state == RequestHeadScanner::State::kComplete) break;
+      if (state == RequestHeadScanner::State::kError) {
+        co_return co_await refuse(ex, scanner.error(), "request head");
+      }
+      if (in_.size() >= in_.max_size()) {
+        co_return co_await refuse(ex, ErrorKind::kHeaderTooLarge, "read buffer full");
+      }
+      const error_code ec = co_await read_more(kHeadReadChunk);
+      if (ec == beast::error::timeout && scanner.started()) {
+        co_return co_await refuse(ex, ErrorKind::kRequestTimeout, "head deadline");
+      }
+      if (ec) co_return false;
+    }
+    const RequestHead head = scanner.head(input());
+    ex.record.bytes_in = head.skipped + head.head_bytes;
+    ex.record.method = std::string(head.method);
+    ex.request_id = std::string(find_request_id(head.fields));
+    if (ex.request_id.empty()) ex.request_id = worker_.request_ids().next();
+    ex.record.request_id = ex.request_id;
+
+    Validation validation = validate_request(head, limits_);
+    if (validation.error) co_return co_await refuse(ex, *validation.error, validation.detail);
+    ex.request = std::move(validation.request);
+    ex.record.host = ex.request.host;
+    ex.record.path = ex.request.path;
+    ForwardContext ctx;
+    ctx.client_address = client_;
+    ctx.listener_port = listener_port_;
+    ctx.request_id = ex.request_id;
+    ex.upstream_head = upstream_request_head(ex.request, head.fields, ctx);
+
+    // Beast now parses the same, validated bytes, for the body framing only. `head` views
+    // point into in_ and are not used past this point.
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(in_.max_size()));
+    if (limits_.max_body_bytes) {
+      parser_->body_limit(*limits_.max_body_bytes);
+    } else {
+      parser_->body_limit(boost::none);
+    }
+    in_.consume(head.skipped);
+    error_code ec;
+    const size_t used = parser_->put(asio::buffer(in_.data().data(), head.head_bytes), ec);
+    if (ec || !parser_->is_header_done() || used != head.head_bytes) {
+      co_return co_await refuse(ex, ErrorKind::kBadRequest, "beast: " + ec.message());
+    }
+    in_.consume(used);
+
+    co_return co_await forward(ex);
+  }
+
+  // --- our own responses -------------------------------------------------------------
+
+  // Refuses a request the client got wrong: error response, Connection: close, close.
+  asio::awaitable<bool> refuse(Exchange& ex, ErrorKind kind, std::string_view detail) {
+    const ErrorInfo& info = error_info(kind);
+    proxy_log().info("client {}: {} ({}): answering {}", client_, info.log, detail, info.status);
+    co_await write_error(ex, kind, true);
+    co_await linger();
+    co_return false;
+  }
+
+  // Answers with our own error; returns whether the connection may continue. It may when
+  // the table allows it and the request was read to its end (its framing is intact).
+  asio::awaitable<bool> answer_error(Exchange& ex, ErrorKind kind) {
+    const ErrorInfo& info = error_info(kind);
+    const bool close =
+        info.close || !ex.request.keep_alive || !parser_ || !parser_->is_done();
+    co_await write_error(ex, kind, close);
+    if (close) co_await linger();
+    co_return !close;
+  }
+
+  asio::awaitable<void> write_error(Exchange& ex, ErrorKind kind, bool close) {
+    const std::string response = error_response(kind, close, ex.request_id);
+    down_.expires_after(kErrorWriteTimeout);
+    error_code ec;
+    const size_t n = co_await asio::async_write(down_, asio::buffer(response), use_ec(ec));
+    ex.record.bytes_out += n;
+    ex.record.status = error_info(kind).status;
+    finish(ex);
+  }
+
+  // Half-closes, then reads and discards what the client still sends, bounded in time and
+  // bytes: closing a socket with unread data makes the kernel send a reset, which can
+  // destroy the error response before the client has read it.
+  asio::awaitable<void> linger() {
+    error_code ec;
+    down_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    down_.expires_after(kLingerTime);
+    size_t discarded = in_.size();
+    in_.consume(in_.size());
+    while (discarded < kLingerBytes) {
+      const size_t n =
+          co_await down_.async_read_some(in_.prepare(kHeadReadChunk), use_ec(ec));
+      discarded += n;
+      in_.consume(in_.size() + n);
+      if (ec) break;
+    }
+  }
+
+  void finish(Exchange& ex) {
+    if (!worker_.access_log()) return;
+    ex.record.duration_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - ex.start).count();
+    worker_.access_log()->write(ex.record);
+  }
+
+  // --- request body --------------------------------------------------------------------
+
+  // Decodes request body bytes already in in_ into body_, without any I/O. Returns the
+  // byte count; `ec` is set on a framing error.
+  size_t decode_buffered_body(error_code& ec) {
+    auto& body = parser_->get().body();
+    body.data = body_.data();
+    body.size = body_.size();
+    while (in_.size() > 0 && !parser_->is_done() && body.size > 0) {
+      const size_t used = parser_->put(in_.data(), ec);
+      in_.consume(used);
+      if (ec == http::error::need_more || ec == http::error::need_buffer) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
+    }
+    return body_.size() - body.size;
+  }
+
+  // Reads the next body piece from the client into body_ (deadline: client_body_timeout).
+  asio::awaitable<size_t> read_body(error_code& ec) {
+    auto& body = parser_->get().body();
+    body.data = body_.data();
+    body.size = body_.size();
+    down_.expires_after(options_.client_body_timeout);
+    co_await http::async_read_some(down_, in_, *parser_, use_ec(ec));
+    if (ec == http::error::need_buffer) ec = {};
+    co_return body_.size() - body.size;
+  }
+
+  // Adds the framing of `n` body bytes in body_ to `out`. `chunk_line` must outlive it.
+  void frame_body(std::vector<asio::const_buffer>& out, size_t n, bool chunked,
+                  std::string& chunk_line) const {
+    if (n == 0) return;
+    if (chunked) {
+      chunk_line = chunk_size_line(n);
+      out.push_back(asio::buffer(chunk_line));
+      out.push_back(asio::buffer(body_.data(), n));
+      out.push_back(asio::buffer(kCrlf));
+    } else {
+      out.push_back(asio::buffer(body_.data(), n));
+    }
+  }
+
+  // --- forwarding --------------------------------------------------------------------
+
+  asio::awaitable<std::optional<tcp::socket>> connect(const routing::Endpoint& endpoint) {
+    error_code ec;
+    const auto address = asio::ip::make_address(endpoint.address, ec);
+    if (ec) {
+      proxy_log().warn("endpoint {}: not an IP address", endpoint.to_string());
+      co_return std::nullopt;
+    }
+    beast::tcp_stream stream(worker_.io());
+    stream.expires_after(options_.connect_timeout);
+    co_await stream.async_connect(tcp::endpoint(address, endpoint.port), use_ec(ec));
+    if (ec) {
+      proxy_log().warn("client {}: connect to {} failed: {}", client_, endpoint.to_string(),
+                       ec.message());
+      co_return std::nullopt;
+    }
+    stream.socket().set_option(tcp::no_delay(true), ec);
+    co_return stream.release_socket();
+  }
+
+  void drop_upstream() {
+    if (up_) {
+      error_code ec;
+      up_->socket().close(ec);
+      up_.reset();
+    }
+  }
+
+  asio::awaitable<bool> forward(Exchange& ex) {
+    ValidRequest& rq = ex.request;
+
+    // Pin the snapshot: this request (retries included) sees this configuration only.
+    const SnapshotPtr snapshot = worker_.snapshot();
+    if (!snapshot || !snapshot->routes) co_return co_await answer_error(ex, ErrorKind::kNoSnapshot);
+    const auto match = snapshot->routes->match(rq.host, rq.path);
+    if (!match.backend) co_return co_await answer_error(ex, ErrorKind::kNoRoute);
+    const routing::Backend& backend = *match.backend;
+    if (!backend.endpoints || backend.endpoints->endpoints.empty()) {
+      proxy_log().info("client {}: backend {} has no endpoints ({}): answering 503", client_,
+                       backend.name, backend.problem);
+      co_return co_await answer_error(ex, ErrorKind::kNoEndpoints);
+    }
+
+    // Body bytes that came with the head are decoded now, before any upstream is chosen:
+    // a framing error in them (bad chunk size, over the limit) is answered without the
+    // request ever reaching a backend.
+    error_code ec;
+    size_t prefetched = decode_buffered_body(ec);
+    if (ec) co_return co_await refuse(ex, client_body_error(ec), "request body: " + ec.message());
+    ex.record.bytes_in += prefetched;
+
+    // The client waits for "100 Continue" before sending its body; the proxy answers it
+    // itself (and does not forward the Expect field) once it is ready to read the body.
+    if (rq.expect_continue && !parser_->is_done()) {
+      down_.expires_after(options_.send_timeout);
+      const size_t n = co_await asio::async_write(down_, asio::buffer(kContinue), use_ec(ec));
+      ex.record.bytes_out += n;
+      if (ec) co_return false;
+    }
+
+    const auto& endpoints = backend.endpoints->endpoints;
+    const size_t first = worker_.balancer().next(backend.name, endpoints.size());
+    const size_t tries =
+        std::min(endpoints.size(), static_cast<size_t>(1 + std::max(0, options_.connect_retries)));
+    const routing::Endpoint* endpoint = nullptr;
+    std::string key;
+    bool pooled = false;
+    for (size_t i = 0; i < tries && !up_; ++i) {
+      endpoint = &endpoints[(first + i) % endpoints.size()];
+      key = endpoint->to_string();
+      if (auto socket = worker_.pool().take(key)) {
+        up_.emplace(std::move(*socket));
+        pooled = true;
+      } else if (auto fresh = co_await connect(*endpoint)) {
+        up_.emplace(std::move(*fresh));
+      }
+    }
+    if (!up_) {
+      proxy_log().warn("client {}: backend {}: no endpoint of {} tried accepted a connection: "
+                       "answering 502",
+                       client_, backend.name, tries);
+      co_return co_await answer_error(ex, ErrorKind::kUpstreamConnect);
+    }
+    ex.record.upstream = key;
+
+    const bool chunked = rq.framing == BodyFraming::kChunked;
+    bool streamed = false;  // body bytes beyond `prefetched` were read: no retry possible
+    std::optional<ErrorKind> failure;
+    for (int attempt = 0;; ++attempt) {
+      failure = co_await send_request(ex, prefetched, chunked, streamed);
+      bool no_response_byte = false;
+      if (!failure) failure = co_await read_response_head(ex, no_response_byte);
+      if (!failure) break;
+      if (*failure == ErrorKind::kRequestTimeout || *failure == ErrorKind::kBadRequest ||
+          *failure == ErrorKind::kPayloadTooLarge) {
+        // The client broke off or broke its body: the upstream saw a partial request.
+        drop_upstream();
+        co_return co_await refuse(ex, *failure, "request body");
+      }
+      // A pooled connection may have been closed by the upstream just as we reused it:
+      // safe to retry once on a new connection when nothing came back and every body
+      // byte sent is still in hand.
+      const bool retry = attempt == 0 && pooled && !streamed && no_response_byte &&
+                         *failure == ErrorKind::kUpstreamFailed;
+      drop_upstream();
+      if (!retry) break;
+      auto fresh = co_await connect(*endpoint);
+      if (!fresh) {
+        failure = ErrorKind::kUpstreamConnect;
+        break;
+      }
+      up_.emplace(std::move(*fresh));
+      pooled = false;
+    }
+    if (failure) {
+      proxy_log().warn("client {}: upstream {} for {}: {}: answering {}", client_, key,
+                       backend.name, error_info(*failure).log, error_info(*failure).status);
+      co_return co_await answer_error(ex, *failure);
+    }
+    co_return co_await relay_response(ex, key);
+  }
+
+  // Sends the head, the prefetched body bytes and the rest of the body. On failure: the
+  // error kind (a client one when the client's body failed).
+  asio::awaitable<std::optional<ErrorKind>> send_request(Exchange& ex, size_t prefetched,
+                                                          bool chunked, bool& streamed) {
+    error_code ec;
+    std::vector<asio::const_buffer> out;
+    std::string chunk_line;
+    out.push_back(asio::buffer(ex.upstream_head));
+    frame_body(out, prefetched, chunked, chunk_line);
+    if (chunked && parser_->is_done()) out.push_back(asio::buffer(kLastChunk));
+    up_->expires_after(options_.response_timeout);
+    co_await asio::async_write(*up_, out, use_ec(ec));
+    if (ec) co_return ec == beast::error::timeout ? ErrorKind::kUpstreamTimeout
+                                                  : ErrorKind::kUpstreamFailed;
+    while (!parser_->is_done()) {
+      streamed = true;
+      const size_t n = co_await read_body(ec);
+      ex.record.bytes_in += n;
+      if (ec) {
+        proxy_log().info("client {}: request body read failed: {}", client_, ec.message());
+        co_return client_body_error(ec);
+      }
+      out.clear();
+      frame_body(out, n, chunked, chunk_line);
+      if (chunked && parser_->is_done()) out.push_back(asio::buffer(kLastChunk));
+      if (out.empty()) continue;
+      up_->expires_after(options_.response_timeout);
+      co_await asio::async_write(*up_, out, use_ec(ec));
+      if (ec) co_return ec == beast::error::timeout ? ErrorKind::kUpstreamTimeout
+                                                    : ErrorKind::kUpstreamFailed;
+    }
+    co_return std::nullopt;
+  }
+
+  void new_response_parser(const Exchange& ex) {
+    response_.emplace();
+    response_->header_limit(static_cast<uint32_t>(kMaxUpstreamHeadBytes));
+    response_->body_limit(boost::none);
+    // A response to HEAD has no body whatever its framing fields say.
+    if (ex.request.method == "HEAD") response_->skip(true);
+  }
+
+  // Reads the final response head; 1xx heads before it are forwarded (HTTP/1.1 clients)
+  // or dropped. "100 Continue" is always dropped: the proxy answered Expect itself.
+  asio::awaitable<std::optional<ErrorKind>> read_response_head(Exchange& ex,
+                                                               bool& no_response_byte) {
+    up_buffer_.consume(up_buffer_.size());
+    for (bool first_head = true;; first_head = false) {
+      new_response_parser(ex);
+      error_code ec;
+      up_->expires_after(options_.response_timeout);
+      co_await http::async_read_header(*up_, up_buffer_, *response_, use_ec(ec));
+      if (ec) {
+        no_response_byte = first_head && up_buffer_.size() == 0 &&
+                           (ec == http::error::end_of_stream || ec == asio::error::eof ||
+                            ec == asio::error::connection_reset);
+        co_return ec == beast::error::timeout ? ErrorKind::kUpstreamTimeout
+                                              : ErrorKind::kUpstreamFailed;
+      }
+      const unsigned status = response_->get().result_int();
+      if (status >= 200) co_return std::nullopt;
+      // 101 cannot happen (Upgrade is not forwarded): a protocol error.
+      if (status == 101) co_return ErrorKind::kUpstreamFailed;
+      if (status != 100 && ex.request.version == 11) {
+        const std::string head = downstream_response_head(
+            static_cast<int>(status), response_->get().reason(), fields_of(*response_),
+            ResponseFraming::kNone, 0, false, 11);
+        down_.expires_after(options_.send_timeout);
+        const size_t n = co_await asio::async_write(down_, asio::buffer(head), use_ec(ec));
+        ex.record.bytes_out += n;
+        if (ec) co_return ErrorKind::kUpstreamFailed;
+      }
+    }
+  }
+
+  static std::vector<HeaderField> fields_of(const ResponseParser& parser) {
+    std::vector<HeaderField> fields;
+    for (const auto& f : parser.get()) {
+      fields.push_back({std::string_view(f.name_string().data(), f.name_string().size()),
+                        std::string_view(f.value().data(), f.value().size())});
+    }
+    return fields;
+  }
+
+  // Streams the response to the client. Returns whether the connection may continue.
+  asio::awaitable<bool> relay_response(Exchange& ex, const std::string& key) {
+    ResponseParser& rp = *response_;
+    const ValidRequest& rq = ex.request;
+    const int status = static_cast<int>(rp.get().result_int());
+    const bool http11 = rq.version == 11;
+    ResponseFraming framing;
+    uint64_t length = 0;
+    if (rq.method == "HEAD" || status == 204 || status == 304) {
+      framing = ResponseFraming::kNone;
+    } else if (rp.chunked()) {
+      framing = http11 ? ResponseFraming::kChunked : ResponseFraming::kClose;
+    } else if (rp.content_length()) {
+      framing = ResponseFraming::kContentLength;
+      length = *rp.content_length();
+    } else {
+      // Body delimited by the upstream closing: chunked for an HTTP/1.1 client keeps its
+      // connection; an HTTP/1.0 client gets the same close-delimited body.
+      framing = http11 ? ResponseFraming::kChunked : ResponseFraming::kClose;
+    }
+    const bool close = !rq.keep_alive || framing == ResponseFraming::kClose;
+    const std::string head = downstream_response_head(status, rp.get().reason(), fields_of(rp),
+                                                      framing, length, close, rq.version);
+    ex.record.status = status;
+    error_code ec;
+    down_.expires_after(options_.send_timeout);
+    ex.record.bytes_out += co_await asio::async_write(down_, asio::buffer(head), use_ec(ec));
+    if (ec) {
+      drop_upstream();
+      finish(ex);
+      co_return false;
+    }
+
+    const bool chunked = framing == ResponseFraming::kChunked;
+    std::vector<asio::const_buffer> out;
+    std::string chunk_line;
+    while (framing != ResponseFraming::kNone && !rp.is_done()) {
+      auto& body = rp.get().body();
+      body.data = body_.data();
+      body.size = body_.size();
+      up_->expires_after(options_.response_timeout);
+      co_await http::async_read_some(*up_, up_buffer_, rp, use_ec(ec));
+      if (ec == http::error::need_buffer) ec = {};
+      const size_t n = body_.size() - body.size;
+      out.clear();
+      frame_body(out, n, chunked, chunk_line);
+      if (!out.empty()) {
+        error_code wec;
+        down_.expires_after(options_.send_timeout);
+        ex.record.bytes_out += co_await asio::async_write(down_, out, use_ec(wec));
+        if (wec) {
+          // The client went away or stopped reading: nothing more to do for it.
+          drop_upstream();
+          finish(ex);
+          co_return false;
+        }
+      }
+      if (ec) {
+        // The response head is out: the only way left to tell the client the body is
+        // truncated is to close without the final chunk (or before Content-Length bytes).
+        proxy_log().warn("client {}: upstream {} failed during the response body: {}; "
+                         "closing the client connection",
+                         client_, key, ec.message());
+        drop_upstream();
+        finish(ex);
+        co_return false;
+      }
+    }
+    if (chunked) {
+      down_.expires_after(options_.send_timeout);
+      ex.record.bytes_out += co_await asio::async_write(down_, asio::buffer(kLastChunk), use_ec(ec));
+      if (ec) {
+        drop_upstream();
+        finish(ex);
+        co_return false;
+      }
+    }
+    // Back to the pool only when the upstream's framing ended cleanly and nothing extra
+    // arrived after the response (which would be taken for the next response).
+    if (rp.is_done() && rp.keep_alive() && !rp.need_eof() && up_buffer_.size() == 0) {
+      worker_.pool().put(key, up_->release_socket());
+      up_.reset();
+    } else {
+      drop_upstream();
+    }
+    finish(ex);
+    co_return !close;
+  }
+
+  Worker& worker_;
+  const ProxyOptions& options_;
+  HeadLimits limits_;
+  beast::tcp_stream down_;
+  beast::flat_buffer in_;
+  beast::flat_buffer up_buffer_;
+  std::vector<char> body_;
+  std::string client_;
+  uint16_t listener_port_ = 0;
+  std::optional<RequestParser> parser_;
+  std::optional<ResponseParser> response_;
+  std::optional<beast::tcp_stream> up_;
+};
+
+}  // namespace
+
+asio::awaitable<void> run_session(Worker& worker, tcp::socket socket) {
+  Session session(worker, std::move(socket));
+  co_await session.run();
+}
+
+}  // namespace lintel::proxy

@@ -1,0 +1,153 @@
+#include "proxy/worker.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/log.h"
+#include "proxy/session.h"
+
+namespace lintel::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// How often idle pooled upstream connections are checked for their idle timeout.
+constexpr std::chrono::seconds kPoolSweepInterval{5};
+// Pause after accept() fails for lack of descriptors, so the loop does not spin.
+constexpr std::chrono::milliseconds kAcceptErrorPause{50};
+
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+void log_exception(std::string_view where, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    proxy_log().error("{}: unexpected exception: {}; it was stopped", where, ex.what());
+  } catch (...) {
+    proxy_log().error("{}: unexpected exception; it was stopped", where);
+  }
+}
+
+}  // namespace
+
+Worker::Worker(int index, const ProxyOptions& options, AccessLog* access_log)
+    : index_(index),
+      options_(options),
+      access_log_(access_log),
+      pool_(options.upstream_idle_per_endpoint, options.upstream_idle_timeout) {}
+
+Worker::~Worker() {
+  // Sockets must go before the io_context they belong to (declared after pool_).
+  pool_.close_all();
+}
+
+bool Worker::bind(const tcp::endpoint& endpoint, std::string& error) {
+  boost::system::error_code ec;
+  const auto where = [&] {
+    return endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]:" +
+                                            std::to_string(endpoint.port())
+                                      : endpoint.address().to_string() + ":" +
+                                            std::to_string(endpoint.port());
+  };
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.set_option(reuse_port(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "bind " + where() + ": " + ec.message();
+    acceptor_.close(ec);
+    return false;
+  }
+  port_ = acceptor_.local_endpoint(ec).port();
+  return true;
+}
+
+void Worker::start() {
+  work_.emplace(io_.get_executor());
+  asio::co_spawn(io_, accept_loop(), [index = index_](std::exception_ptr e) {
+    log_exception("worker " + std::to_string(index) + " accept loop", e);
+  });
+  asio::co_spawn(io_, sweep_loop(), [index = index_](std::exception_ptr e) {
+    log_exception("worker " + std::to_string(index) + " pool sweep", e);
+  });
+  thread_ = std::thread([this] {
+    // Handlers do not throw (coroutines end in a logging completion handler); this loop
+    // only keeps a worker alive if something unexpected escapes anyway.
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& ex) {
+        proxy_log().error("worker {}: unexpected exception: {}; continuing", index_, ex.what());
+      }
+    }
+  });
+}
+
+void Worker::publish(SnapshotPtr snapshot) {
+  asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable {
+    snapshot_ = std::move(snapshot);
+  });
+}
+
+void Worker::stop() {
+  asio::post(io_, [this] { shutdown(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::shutdown() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  sweep_timer_.cancel();
+  // close_all() only cancels operations (their completions are posted), so sessions do not
+  // untrack themselves during the loop; the copy keeps it safe should that change.
+  const auto connections = connections_;
+  for (Connection* c : connections) c->close_all();
+  pool_.close_all();
+  work_.reset();  // run() returns once the sessions have unwound
+}
+
+asio::awaitable<void> Worker::accept_loop() {
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_ || ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) {
+      // EMFILE/ENFILE/ENOBUFS: keep the listener, retry after a pause.
+      proxy_log().warn("worker {}: accept failed: {}; retrying", index_, ec.message());
+      asio::steady_timer pause(io_, kAcceptErrorPause);
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    asio::co_spawn(io_, run_session(*this, std::move(socket)),
+                   [index = index_](std::exception_ptr e) {
+                     log_exception("worker " + std::to_string(index) + " connection", e);
+                   });
+  }
+}
+
+asio::awaitable<void> Worker::sweep_loop() {
+  while (!stopping_) {
+    boost::system::error_code ec;
+    sweep_timer_.expires_after(kPoolSweepInterval);
+    co_await sweep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_) co_return;
+    pool_.sweep();
+  }
+}
+
+}  // namespace lintel::proxy

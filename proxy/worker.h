@@ -1,0 +1,88 @@
+#pragma once
+// One worker: a thread running its own io_context, with its own listener socket
+// (SO_REUSEPORT: the kernel spreads connections over the workers), upstream pool,
+// round-robin state, request-id generator and current snapshot. Everything a request
+// touches is owned by its worker, so the request path takes no lock.
+//
+// Thread: bind() and start() from the thread that creates the server; publish() and
+// stop() from any thread (they post to the worker); the accessors from the worker thread.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_set>
+
+#include "proxy/access_log.h"
+#include "proxy/balancer.h"
+#include "proxy/request_id.h"
+#include "proxy/server.h"
+#include "proxy/snapshot.h"
+#include "proxy/upstream_pool.h"
+
+namespace lintel::proxy {
+
+// A live connection, closed by the worker at stop().
+class Connection {
+ public:
+  virtual void close_all() = 0;
+
+ protected:
+  ~Connection() = default;
+};
+
+class Worker {
+ public:
+  Worker(int index, const ProxyOptions& options, AccessLog* access_log);
+  ~Worker();
+
+  // Opens, binds and listens. "bind 1.2.3.4:80: Address already in use" on failure.
+  bool bind(const boost::asio::ip::tcp::endpoint& endpoint, std::string& error);
+  uint16_t port() const { return port_; }
+
+  void start();
+  void publish(SnapshotPtr snapshot);
+  void stop();  // posts the shutdown; join() waits for it
+  void join();
+
+  // Worker thread only.
+  boost::asio::io_context& io() { return io_; }
+  const ProxyOptions& options() const { return options_; }
+  const SnapshotPtr& snapshot() const { return snapshot_; }
+  UpstreamPool& pool() { return pool_; }
+  RoundRobin& balancer() { return balancer_; }
+  RequestIdGenerator& request_ids() { return request_ids_; }
+  AccessLog* access_log() { return access_log_; }
+  bool stopping() const { return stopping_; }
+  void track(Connection* c) { connections_.insert(c); }
+  void untrack(Connection* c) { connections_.erase(c); }
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> sweep_loop();
+  void shutdown();
+
+  int index_;
+  const ProxyOptions& options_;
+  AccessLog* access_log_;
+  uint16_t port_ = 0;
+  SnapshotPtr snapshot_;
+  UpstreamPool pool_;
+  RoundRobin balancer_;
+  RequestIdGenerator request_ids_;
+  std::unordered_set<Connection*> connections_;
+  bool stopping_ = false;
+  std::thread thread_;
+  // Declared last, destroyed first: destroying the io_context destroys the coroutine frames
+  // of connections still pending, which refer to the members above.
+  boost::asio::io_context io_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  boost::asio::ip::tcp::acceptor acceptor_{io_};
+  boost::asio::steady_timer sweep_timer_{io_};
+};
+
+}  // namespace lintel::proxy
