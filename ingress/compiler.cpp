@@ -157,7 +157,7 @@ std::optional<std::pair<int64_t, int32_t>> parse_rfc3339(std::string_view s) {
         !digits(pos + 4, 2, om)) {
       return std::nullopt;
     }
-    offset = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
+    offset = (int64_t{oh} * 3600 + int64_t{om} * 60) * (s[pos] == '+' ? 1 : -1);
     pos += 6;
   } else {
     return std::nullopt;
@@ -167,7 +167,7 @@ std::optional<std::pair<int64_t, int32_t>> parse_rfc3339(std::string_view s) {
   }
   int64_t secs =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-      hour * 3600 + minute * 60 + second - offset;
+      int64_t{hour} * 3600 + int64_t{minute} * 60 + second - offset;
   return std::make_pair(secs, nanos);
 }
 
