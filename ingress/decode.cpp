@@ -715,12 +715,12 @@ EndpointSlice decode_endpoint_slice(ObjectDecoder& d, const Field& root) {
 // Standard base64 with padding, as Go's encoding/json decodes []byte; CR and LF are
 // skipped (Go ignores them too), anything else outside the alphabet is an error.
 std::optional<std::string> base64_decode(std::string_view in) {
-  static const std::array<int8_t, 256> table = [] {
-    std::array<int8_t, 256> t{};
+  static const std::array<int, 256> table = [] {
+    std::array<int, 256> t{};
     t.fill(-1);
     const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (int i = 0; i < 64; ++i) {
-      t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
+      t[static_cast<unsigned char>(alphabet[i])] = i;
     }
     return t;
   }();

@@ -24,10 +24,14 @@ namespace lintel::ingress {
 struct DecodeResult {
   std::vector<Object> objects;
   // Rejected objects and unparseable documents. An object with an error is not in
-  // `objects`; the other objects of the same file are.
+  // `objects`; the other objects of the same file are. Also warnings (severity kWarning,
+  // rejected false) for documents skipped for a reason worth saying: a known kind at an
+  // unsupported apiVersion (e.g. networking.k8s.io/v1beta1), a document that is not an object
+  // or has no kind. Within one object, errors are in line order.
   std::vector<routing::Diagnostic> errors;
   // True when the file as a whole could not be parsed (YAML/JSON syntax error): the
-  // manifest source then keeps the file's last good content.
+  // manifest source then keeps the file's last good content. The one diagnostic then reads
+  // "file:LINE: YAML syntax error: ..." (object "file:LINE", where and field empty).
   bool syntax_error = false;
 };
 

@@ -21,7 +21,7 @@ namespace {
 
 // A manifest larger than this is refused rather than read whole: a folder of manifests is
 // configuration, and a multi-gigabyte file there is a mistake (or a log) we must not load.
-constexpr off_t kMaxFileBytes = 16 * 1024 * 1024;
+constexpr off_t kMaxFileBytes = off_t{16} << 20;
 // Directory nesting we follow; deeper trees are reported, not walked.
 constexpr int kMaxDirDepth = 32;
 
@@ -66,7 +66,7 @@ ReadResult read_file(const fs::path& path) {
     return out;
   }
   if (st.st_size > kMaxFileBytes) {
-    out.error = "file is larger than " + std::to_string(kMaxFileBytes / (1024 * 1024)) + " MiB";
+    out.error = "file is larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB";
     ::close(fd);
     return out;
   }
@@ -87,7 +87,7 @@ ReadResult read_file(const fs::path& path) {
     }
     out.content.append(buffer, static_cast<size_t>(n));
     if (out.content.size() > static_cast<size_t>(kMaxFileBytes)) {
-      out.error = "file is larger than " + std::to_string(kMaxFileBytes / (1024 * 1024)) + " MiB";
+      out.error = "file is larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB";
       ::close(fd);
       return out;
     }
