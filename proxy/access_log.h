@@ -24,8 +24,8 @@ struct AccessRecord {
   std::string client;                          // peer IP
   std::string method;
   std::string host;
-  std::string path;  // normalized, without query ("" if the request was not valid)
-  int status = 0;    // 0 when the connection closed without a response
+  std::string path;        // normalized, without query ("" if the request was not valid)
+  int status = 0;          // 0 when the connection closed without a response
   uint64_t bytes_in = 0;   // request head and body bytes read from the client
   uint64_t bytes_out = 0;  // bytes written to the client
   std::string upstream;    // "10.0.0.1:80", "" when not forwarded

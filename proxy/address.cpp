@@ -33,7 +33,8 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
     return std::nullopt;
   }
   unsigned value = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
   if (ec != std::errc() || end != port_text.data() + port_text.size() || value > 65535) {
     return std::nullopt;
   }

@@ -7,14 +7,14 @@ namespace lintel::proxy {
 namespace {
 
 constexpr std::array<std::string_view, 8> kHopByHop = {
-    "connection", "keep-alive", "proxy-connection", "te",
+    "connection", "keep-alive", "proxy-connection",  "te",
     "trailer",    "upgrade",    "transfer-encoding", "content-length"};
 
 // Fields the proxy sets itself on the way up; the client's values are dropped (or, for
 // X-Forwarded-For, extended) so a client cannot pose as another address or scheme.
-constexpr std::array<std::string_view, 6> kForwarding = {
-    "x-forwarded-for",  "x-forwarded-proto", "x-forwarded-host",
-    "x-forwarded-port", "x-real-ip",         "x-request-id"};
+constexpr std::array<std::string_view, 6> kForwarding = {"x-forwarded-for",  "x-forwarded-proto",
+                                                         "x-forwarded-host", "x-forwarded-port",
+                                                         "x-real-ip",        "x-request-id"};
 
 template <size_t N>
 bool in(const std::array<std::string_view, N>& names, std::string_view name) {
@@ -105,8 +105,8 @@ std::string upstream_request_head(const ValidRequest& request,
 
 std::string downstream_response_head(int status, std::string_view reason,
                                      const std::vector<HeaderField>& fields,
-                                     ResponseFraming framing, uint64_t content_length,
-                                     bool close, int client_version) {
+                                     ResponseFraming framing, uint64_t content_length, bool close,
+                                     int client_version) {
   std::string out;
   out.reserve(256 + fields.size() * 48);
   out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");

@@ -56,7 +56,7 @@ enum class ResponseFraming {
 // HTTP/1.0 client that keeps the connection.
 std::string downstream_response_head(int status, std::string_view reason,
                                      const std::vector<HeaderField>& fields,
-                                     ResponseFraming framing, uint64_t content_length,
-                                     bool close, int client_version);
+                                     ResponseFraming framing, uint64_t content_length, bool close,
+                                     int client_version);
 
 }  // namespace lintel::proxy

@@ -11,8 +11,21 @@ namespace {
 bool is_tchar(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -194,8 +207,8 @@ bool RequestHeadScanner::scan_field_line(std::string_view line, size_t offset) {
     if (!is_value_byte(static_cast<unsigned char>(c))) return fail(ErrorKind::kBadRequest), false;
   }
   const std::string_view value = trim_ows(raw_value);
-  const size_t value_offset = value.empty() ? offset + colon + 1
-                                            : offset + static_cast<size_t>(value.data() - line.data());
+  const size_t value_offset =
+      value.empty() ? offset + colon + 1 : offset + static_cast<size_t>(value.data() - line.data());
   fields_.push_back({{offset, name.size()}, {value_offset, value.size()}});
   return true;
 }

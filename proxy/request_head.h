@@ -23,9 +23,9 @@
 namespace lintel::proxy {
 
 struct HeadLimits {
-  size_t max_request_target = 16 * 1024;  // → 414
-  size_t max_header_bytes = 64 * 1024;    // field lines, CRLFs included → 431
-  size_t max_header_fields = 100;         // → 431
+  size_t max_request_target = 16 * 1024;   // → 414
+  size_t max_header_bytes = 64 * 1024;     // field lines, CRLFs included → 431
+  size_t max_header_fields = 100;          // → 431
   std::optional<uint64_t> max_body_bytes;  // declared Content-Length above it → 413
 };
 
@@ -93,11 +93,11 @@ enum class BodyFraming { kNone, kContentLength, kChunked };
 // What the proxy needs of a valid request, owning its strings.
 struct ValidRequest {
   std::string method;
-  int version = 11;          // 10 or 11
+  int version = 11;  // 10 or 11
   bool host_present = false;
-  std::string host;          // Host value, or the authority of an absolute-form target
-  std::string path;          // normalized
-  std::string query;         // without '?'
+  std::string host;   // Host value, or the authority of an absolute-form target
+  std::string path;   // normalized
+  std::string query;  // without '?'
   bool has_query = false;
   BodyFraming framing = BodyFraming::kNone;
   uint64_t content_length = 0;

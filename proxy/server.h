@@ -20,16 +20,16 @@ struct ProxyOptions {
   std::string http_address = "0.0.0.0:8080";  // host:port; "[::]:8080" for IPv6
   int workers = 1;
   // Limits (DESIGN.md "Defaults").
-  size_t max_request_target = 16 * 1024;  // longer request-target → 414
-  size_t max_header_bytes = 64 * 1024;    // whole header block → 431
-  size_t max_header_fields = 100;         // → 431
-  std::chrono::milliseconds header_timeout{10'000};  // whole header block
-  std::chrono::milliseconds idle_timeout{60'000};    // keep-alive idle
-  std::chrono::milliseconds connect_timeout{5'000};  // upstream connect
+  size_t max_request_target = 16 * 1024;               // longer request-target → 414
+  size_t max_header_bytes = 64 * 1024;                 // whole header block → 431
+  size_t max_header_fields = 100;                      // → 431
+  std::chrono::milliseconds header_timeout{10'000};    // whole header block
+  std::chrono::milliseconds idle_timeout{60'000};      // keep-alive idle
+  std::chrono::milliseconds connect_timeout{5'000};    // upstream connect
   std::chrono::milliseconds response_timeout{60'000};  // upstream response (and idle body)
-  int connect_retries = 2;  // other endpoints tried after a failed connect
+  int connect_retries = 2;                 // other endpoints tried after a failed connect
   size_t upstream_idle_per_endpoint = 64;  // pooled idle connections per endpoint per worker
-  bool access_log = true;  // one JSON line per request on stdout
+  bool access_log = true;                  // one JSON line per request on stdout
   // Added by the proxy (defaults chosen to match the ones above):
   // request body: longest wait for the next bytes once the head was read (→ 408, close).
   std::chrono::milliseconds client_body_timeout{10'000};

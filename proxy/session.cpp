@@ -24,6 +24,7 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -51,6 +52,8 @@ constexpr size_t kHeadReadChunk = 16 * 1024;
 // Slack in the client read buffer beyond the head limits, for pipelined bytes and for a
 // chunk header (Beast needs a whole chunk-size line in the buffer).
 constexpr size_t kReadBufferSlack = 16 * 1024;
+// Longest chunk extension accepted in a request body (they are dropped when re-chunking).
+constexpr size_t kMaxChunkExtensionBytes = 4 * 1024;
 // Longest upstream response head accepted.
 constexpr size_t kMaxUpstreamHeadBytes = 64 * 1024;
 // After refusing a request: how long and how much to read (and discard) before closing, so
@@ -221,6 +224,9 @@ class Session final : public Connection {
     } else {
       parser_->body_limit(boost::none);
     }
+    // Beast 1.81 reads chunk extensions of any length (bounded only by our read buffer);
+    // they carry nothing we forward, so a long one is refused as the abuse it is.
+    parser_->on_chunk_header(on_chunk_header_);
     in_.consume(head.skipped);
     error_code ec;
     const size_t used = parser_->put(asio::buffer(in_.data().data(), head.head_bytes), ec);
@@ -247,8 +253,7 @@ class Session final : public Connection {
   // the table allows it and the request was read to its end (its framing is intact).
   asio::awaitable<bool> answer_error(Exchange& ex, ErrorKind kind) {
     const ErrorInfo& info = error_info(kind);
-    const bool close =
-        info.close || !ex.request.keep_alive || !parser_ || !parser_->is_done();
+    const bool close = info.close || !ex.request.keep_alive || !parser_ || !parser_->is_done();
     co_await write_error(ex, kind, close);
     if (close) co_await linger();
     co_return !close;
@@ -275,8 +280,7 @@ class Session final : public Connection {
     size_t discarded = in_.size();
     in_.consume(in_.size());
     while (discarded < kLingerBytes) {
-      const size_t n =
-          co_await down_.async_read_some(in_.prepare(kHeadReadChunk), use_ec(ec));
+      const size_t n = co_await down_.async_read_some(in_.prepare(kHeadReadChunk), use_ec(ec));
       discarded += n;
       in_.consume(in_.size() + n);
       if (ec) break;
@@ -414,9 +418,10 @@ class Session final : public Connection {
       }
     }
     if (!up_) {
-      proxy_log().warn("client {}: backend {}: no endpoint of {} tried accepted a connection: "
-                       "answering 502",
-                       client_, backend.name, tries);
+      proxy_log().warn(
+          "client {}: backend {}: no endpoint of {} tried accepted a connection: "
+          "answering 502",
+          client_, backend.name, tries);
       co_return co_await answer_error(ex, ErrorKind::kUpstreamConnect);
     }
     ex.record.upstream = key;
@@ -461,7 +466,7 @@ class Session final : public Connection {
   // Sends the head, the prefetched body bytes and the rest of the body. On failure: the
   // error kind (a client one when the client's body failed).
   asio::awaitable<std::optional<ErrorKind>> send_request(Exchange& ex, size_t prefetched,
-                                                          bool chunked, bool& streamed) {
+                                                         bool chunked, bool& streamed) {
     error_code ec;
     std::vector<asio::const_buffer> out;
     std::string chunk_line;
@@ -470,8 +475,9 @@ class Session final : public Connection {
     if (chunked && parser_->is_done()) out.push_back(asio::buffer(kLastChunk));
     up_->expires_after(options_.response_timeout);
     co_await asio::async_write(*up_, out, use_ec(ec));
-    if (ec) co_return ec == beast::error::timeout ? ErrorKind::kUpstreamTimeout
-                                                  : ErrorKind::kUpstreamFailed;
+    if (ec)
+      co_return ec == beast::error::timeout ? ErrorKind::kUpstreamTimeout
+                                            : ErrorKind::kUpstreamFailed;
     while (!parser_->is_done()) {
       streamed = true;
       const size_t n = co_await read_body(ec);
@@ -486,8 +492,9 @@ class Session final : public Connection {
       if (out.empty()) continue;
       up_->expires_after(options_.response_timeout);
       co_await asio::async_write(*up_, out, use_ec(ec));
-      if (ec) co_return ec == beast::error::timeout ? ErrorKind::kUpstreamTimeout
-                                                    : ErrorKind::kUpstreamFailed;
+      if (ec)
+        co_return ec == beast::error::timeout ? ErrorKind::kUpstreamTimeout
+                                              : ErrorKind::kUpstreamFailed;
     }
     co_return std::nullopt;
   }
@@ -522,9 +529,9 @@ class Session final : public Connection {
       // 101 cannot happen (Upgrade is not forwarded): a protocol error.
       if (status == 101) co_return ErrorKind::kUpstreamFailed;
       if (status != 100 && ex.request.version == 11) {
-        const std::string head = downstream_response_head(
-            static_cast<int>(status), response_->get().reason(), fields_of(*response_),
-            ResponseFraming::kNone, 0, false, 11);
+        const std::string head =
+            downstream_response_head(static_cast<int>(status), response_->get().reason(),
+                                     fields_of(*response_), ResponseFraming::kNone, 0, false, 11);
         down_.expires_after(options_.send_timeout);
         const size_t n = co_await asio::async_write(down_, asio::buffer(head), use_ec(ec));
         ex.record.bytes_out += n;
@@ -602,9 +609,10 @@ class Session final : public Connection {
       if (ec) {
         // The response head is out: the only way left to tell the client the body is
         // truncated is to close without the final chunk (or before Content-Length bytes).
-        proxy_log().warn("client {}: upstream {} failed during the response body: {}; "
-                         "closing the client connection",
-                         client_, key, ec.message());
+        proxy_log().warn(
+            "client {}: upstream {} failed during the response body: {}; "
+            "closing the client connection",
+            client_, key, ec.message());
         drop_upstream();
         finish(ex);
         co_return false;
@@ -612,7 +620,8 @@ class Session final : public Connection {
     }
     if (chunked) {
       down_.expires_after(options_.send_timeout);
-      ex.record.bytes_out += co_await asio::async_write(down_, asio::buffer(kLastChunk), use_ec(ec));
+      ex.record.bytes_out +=
+          co_await asio::async_write(down_, asio::buffer(kLastChunk), use_ec(ec));
       if (ec) {
         drop_upstream();
         finish(ex);
@@ -641,6 +650,10 @@ class Session final : public Connection {
   std::string client_;
   uint16_t listener_port_ = 0;
   std::optional<RequestParser> parser_;
+  std::function<void(uint64_t, beast::string_view, error_code&)> on_chunk_header_ =
+      [](uint64_t, beast::string_view extensions, error_code& ec) {
+        if (extensions.size() > kMaxChunkExtensionBytes) ec = http::error::bad_chunk_extension;
+      };
   std::optional<ResponseParser> response_;
   std::optional<beast::tcp_stream> up_;
 };

@@ -52,10 +52,9 @@ Worker::~Worker() {
 bool Worker::bind(const tcp::endpoint& endpoint, std::string& error) {
   boost::system::error_code ec;
   const auto where = [&] {
-    return endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]:" +
-                                            std::to_string(endpoint.port())
-                                      : endpoint.address().to_string() + ":" +
-                                            std::to_string(endpoint.port());
+    return endpoint.address().is_v6()
+               ? "[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port())
+               : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   };
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -94,9 +93,8 @@ void Worker::start() {
 }
 
 void Worker::publish(SnapshotPtr snapshot) {
-  asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable {
-    snapshot_ = std::move(snapshot);
-  });
+  asio::post(io_,
+             [this, snapshot = std::move(snapshot)]() mutable { snapshot_ = std::move(snapshot); });
 }
 
 void Worker::stop() {

@@ -80,27 +80,43 @@ uint64_t to_number(std::string_view text, uint64_t fallback) {
 
 std::string status_reason(unsigned code) {
   switch (code) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
 class Connection {
  public:
   Connection(tcp::socket socket, const std::string& name)
-      : stream_(std::move(socket)), name_(name), buffer_(kHeaderLimit + kBodyChunk),
+      : stream_(std::move(socket)),
+        name_(name),
+        buffer_(kHeaderLimit + kBodyChunk),
         body_(kBodyChunk) {}
 
   asio::awaitable<void> run() {
@@ -173,8 +189,8 @@ class Connection {
     }
     if (hook == "delay") {
       asio::steady_timer timer(stream_.get_executor());
-      timer.expires_after(std::chrono::milliseconds(
-          std::min(to_number(query_param(query, "ms"), 0), kMaxDelayMs)));
+      timer.expires_after(
+          std::chrono::milliseconds(std::min(to_number(query_param(query, "ms"), 0), kMaxDelayMs)));
       co_await timer.async_wait(use_ec(ec));
     }
     unsigned status = 200;
@@ -204,8 +220,9 @@ class Connection {
   }
 
   asio::awaitable<bool> download(uint64_t bytes, bool chunked, bool keep_alive) {
-    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nX-Echo-Name: " +
-                       name_ + "\r\n";
+    std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nX-Echo-Name: " + name_ +
+        "\r\n";
     head += chunked ? std::string("Transfer-Encoding: chunked\r\n")
                     : "Content-Length: " + std::to_string(bytes) + "\r\n";
     if (!keep_alive) head += "Connection: close\r\n";
@@ -261,16 +278,15 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const std::string& na
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), name),
-                   [](std::exception_ptr e) {
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       std::cerr << "lintel-echo: connection ended by exception: " << ex.what()
-                                 << "\n";
-                     }
-                   });
+    asio::co_spawn(
+        acceptor.get_executor(), serve(std::move(socket), name), [](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            std::cerr << "lintel-echo: connection ended by exception: " << ex.what() << "\n";
+          }
+        });
   }
 }
 

@@ -1,0 +1,498 @@
+// The proxy on loopback: a real proxy::Server on 127.0.0.1:0 with a hand-built snapshot,
+// in-test upstreams on 127.0.0.N, raw-socket clients.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "proxy/server.h"
+#include "test_support.h"
+
+namespace lintel::proxy {
+namespace {
+
+using test::Client;
+using test::Upstream;
+
+std::shared_ptr<const routing::Backend> make_backend(
+    const std::string& name, const std::vector<std::pair<std::string, uint16_t>>& endpoints) {
+  auto backend = std::make_shared<routing::Backend>();
+  backend->name = name;
+  auto set = std::make_shared<routing::EndpointSet>();
+  for (const auto& [address, port] : endpoints) {
+    routing::Endpoint ep;
+    ep.address = address;
+    ep.port = port;
+    set->endpoints.push_back(ep);
+  }
+  backend->endpoints = set;
+  if (endpoints.empty()) backend->problem = "no ready endpoints";
+  return backend;
+}
+
+routing::Route prefix(const std::string& path, std::shared_ptr<const routing::Backend> backend) {
+  routing::Route r;
+  r.path = path;
+  r.match = routing::PathMatch::kPrefix;
+  r.rule_path = path;
+  r.path_type = "Prefix";
+  r.backend = std::move(backend);
+  r.source = "test";
+  return r;
+}
+
+SnapshotPtr make_snapshot(routing::RouteTable::Builder builder) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->routes = std::move(builder).build();
+  snapshot->certs = std::make_shared<tls::CertStore>();
+  return snapshot;
+}
+
+// A port on `address` with nothing listening (bound, then closed).
+uint16_t dead_port(const std::string& address) {
+  Upstream probe(address, "probe");
+  const uint16_t port = probe.port();
+  probe.stop();
+  return port;
+}
+
+uint16_t port_of(const Server& server) {
+  const std::string a = server.http_address();
+  return static_cast<uint16_t>(std::stoi(a.substr(a.rfind(':') + 1)));
+}
+
+std::string get(const std::string& path, const std::string& host = "app.example",
+                const std::string& extra = "") {
+  return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n";
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    live_ = std::make_unique<Upstream>("127.0.0.21", "live");
+    second_ = std::make_unique<Upstream>("127.0.0.22", "second");
+    const uint16_t dead = dead_port("127.0.0.23");
+    routing::RouteTable::Builder b;
+    b.add_route("app.example",
+                prefix("/", make_backend("default/app:80", {{"127.0.0.21", live_->port()}})));
+    b.add_route("two.example",
+                prefix("/", make_backend("default/two:80", {{"127.0.0.21", live_->port()},
+                                                            {"127.0.0.22", second_->port()}})));
+    b.add_route("dead.example",
+                prefix("/", make_backend("default/dead:80", {{"127.0.0.23", dead}})));
+    b.add_route("mixed.example",
+                prefix("/", make_backend("default/mixed:80",
+                                         {{"127.0.0.23", dead}, {"127.0.0.21", live_->port()}})));
+    b.add_route("noeps.example", prefix("/", make_backend("default/noeps:80", {})));
+    ProxyOptions options;
+    options.http_address = "127.0.0.1:0";
+    options.workers = 2;
+    options.access_log = false;
+    options.response_timeout = std::chrono::milliseconds(1500);
+    std::string error;
+    server_ = Server::create(options, error);
+    ASSERT_TRUE(server_) << error;
+    server_->publish(make_snapshot(std::move(b)));
+    server_->start();
+    port_ = port_of(*server_);
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+  }
+
+  std::unique_ptr<Upstream> live_, second_;
+  std::unique_ptr<Server> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(ProxyTest, BindsAllWorkersToOnePort) {
+  EXPECT_EQ(server_->http_address().rfind("127.0.0.1:", 0), 0u);
+  EXPECT_NE(port_, 0);
+  std::string error;
+  ProxyOptions taken;
+  taken.http_address = server_->http_address();
+  EXPECT_FALSE(Server::create(taken, error));
+  EXPECT_NE(error.find("in use"), std::string::npos) << error;
+  ProxyOptions bad;
+  bad.http_address = "nonsense";
+  EXPECT_FALSE(Server::create(bad, error));
+}
+
+TEST_F(ProxyTest, KeepAliveReusesBothConnections) {
+  Client c("127.0.0.1", port_);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.send(get("/ka/" + std::to_string(i))));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status(), 200);
+    EXPECT_EQ(r->body, "live /ka/" + std::to_string(i) + " 0");
+    EXPECT_EQ(r->get("Connection"), "");
+  }
+  EXPECT_EQ(live_->connections(), 1u);  // the pooled upstream connection was reused
+  const auto records = live_->records();
+  ASSERT_EQ(records.size(), 3u);
+  const auto& fwd = records[0].request;
+  EXPECT_EQ(fwd.start_line, "GET /ka/0 HTTP/1.1");
+  EXPECT_EQ(fwd.get("Host"), "app.example");
+  EXPECT_EQ(fwd.get("X-Forwarded-For"), "127.0.0.1");
+  EXPECT_EQ(fwd.get("X-Real-IP"), "127.0.0.1");
+  EXPECT_EQ(fwd.get("X-Forwarded-Proto"), "http");
+  EXPECT_EQ(fwd.get("X-Forwarded-Port"), std::to_string(port_));
+  EXPECT_EQ(fwd.get("X-Request-ID").size(), 32u);
+}
+
+TEST_F(ProxyTest, PipelinedResponsesInOrder) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(get("/delay?ms=200") + get("/p/2") + get("/p/3")));
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    bodies.push_back(r->body);
+  }
+  EXPECT_EQ(bodies,
+            (std::vector<std::string>{"live /delay?ms=200 0", "live /p/2 0", "live /p/3 0"}));
+}
+
+TEST_F(ProxyTest, ChunkedUploadIsRechunked) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(
+      c.send("POST /up?q=1 HTTP/1.1\r\nHost: app.example\r\nTransfer-Encoding: chunked\r\n"
+             "\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /up?q=1 11");
+  const auto rec = live_->records().at(0).request;
+  EXPECT_TRUE(rec.chunked);
+  EXPECT_EQ(rec.body, "hello world");
+  EXPECT_EQ(rec.get("Content-Length"), "");
+}
+
+TEST_F(ProxyTest, ExpectContinueAnsweredByProxy) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(
+      c.send("POST /e HTTP/1.1\r\nHost: app.example\r\nContent-Length: 5\r\n"
+             "Expect: 100-continue\r\n\r\n"));
+  test::Reader interim(c.fd());
+  auto line = interim.line();
+  ASSERT_TRUE(line);
+  EXPECT_EQ(*line, "HTTP/1.1 100 Continue");
+  ASSERT_TRUE(interim.line());  // the empty line ending the interim response
+  ASSERT_TRUE(c.send("hello"));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /e 5");
+  EXPECT_EQ(live_->records().at(0).request.get("Expect"), "");
+}
+
+TEST_F(ProxyTest, ChunkedAndCloseDelimitedDownloads) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(get("/download?bytes=300000&chunked=1")));
+  auto r = c.response(false);
+  ASSERT_TRUE(r && r->complete);
+  EXPECT_TRUE(r->chunked);
+  EXPECT_EQ(r->body_bytes, 300000u);
+  // A body delimited by the upstream's close reaches an HTTP/1.1 client chunked, on a
+  // connection that stays open.
+  ASSERT_TRUE(c.send(get("/eof?bytes=70000")));
+  r = c.response(false);
+  ASSERT_TRUE(r && r->complete);
+  EXPECT_TRUE(r->chunked);
+  EXPECT_EQ(r->body_bytes, 70000u);
+  ASSERT_TRUE(c.send(get("/after")));
+  r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /after 0");
+}
+
+TEST_F(ProxyTest, Http10ClientGetsCloseDelimitedBody) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send("GET /download?bytes=5000&chunked=1 HTTP/1.0\r\nHost: app.example\r\n\r\n"));
+  auto r = c.response(false);
+  ASSERT_TRUE(r && r->complete);
+  EXPECT_FALSE(r->chunked);
+  EXPECT_EQ(r->body_bytes, 5000u);
+  EXPECT_EQ(r->get("Connection"), "close");
+}
+
+TEST_F(ProxyTest, HeadResponseHasNoBody) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send("HEAD /download?bytes=5000 HTTP/1.1\r\nHost: app.example\r\n\r\n"));
+  auto r = c.response(true, true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get("Content-Length"), "5000");
+  ASSERT_TRUE(c.send(get("/after")));
+  r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /after 0");
+}
+
+TEST_F(ProxyTest, OwnAnswersKeepTheConnection) {
+  Client c("127.0.0.1", port_);
+  for (const auto& [host, status] : std::vector<std::pair<std::string, int>>{
+           {"unknown.example", 404}, {"noeps.example", 503}, {"dead.example", 502}}) {
+    ASSERT_TRUE(c.send(get("/", host)));
+    auto r = c.response();
+    ASSERT_TRUE(r) << host;
+    EXPECT_EQ(r->status(), status) << host;
+    EXPECT_LT(r->body.size(), 100u);
+  }
+  ASSERT_TRUE(c.send(get("/after")));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /after 0");
+}
+
+TEST_F(ProxyTest, UpstreamTimeoutIs504AndConnectionSurvives) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(get("/delay?ms=3000")));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 504);
+  ASSERT_TRUE(c.send(get("/fast")));
+  r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /fast 0");
+}
+
+TEST_F(ProxyTest, UpstreamClosingWithoutAnswerIs502) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(get("/close")));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 502);
+  ASSERT_TRUE(c.send(get("/after")));
+  r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /after 0");
+}
+
+TEST_F(ProxyTest, ConnectFailureTriesNextEndpointAndRoundRobinSpreads) {
+  for (int i = 0; i < 4; ++i) {
+    Client c("127.0.0.1", port_);
+    ASSERT_TRUE(c.send(get("/", "mixed.example")));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status(), 200);
+  }
+  Client c("127.0.0.1", port_);
+  std::set<std::string> names;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(c.send(get("/", "two.example")));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    names.insert(r->get("X-Upstream"));
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"live", "second"}));
+}
+
+TEST_F(ProxyTest, InvalidRequestGets400AndClose) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: app.example\r\nContent-Length: x\r\n\r\n"));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 400);
+  EXPECT_EQ(r->get("Connection"), "close");
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_EQ(live_->records().size(), 0u);
+}
+
+long vm_hwm_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+TEST_F(ProxyTest, LargeBodiesStreamWithFlatMemory) {
+  constexpr uint64_t kSize = 64ull * 1024 * 1024;
+  constexpr long kMaxGrowthKib = 24 * 1024;
+  Client c("127.0.0.1", port_);
+  // Warm up, so that thread stacks and first allocations are counted before.
+  ASSERT_TRUE(c.send(get("/download?bytes=1000000")));
+  ASSERT_TRUE(c.response(false));
+  const long before = vm_hwm_kib();
+  ASSERT_TRUE(c.send("PUT /big HTTP/1.1\r\nHost: app.example\r\nContent-Length: " +
+                     std::to_string(kSize) + "\r\n\r\n"));
+  const std::string block(256 * 1024, 'u');
+  for (uint64_t sent = 0; sent < kSize; sent += block.size()) ASSERT_TRUE(c.send(block));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /big " + std::to_string(kSize));
+  ASSERT_TRUE(c.send(get("/download?bytes=" + std::to_string(kSize))));
+  r = c.response(false);
+  ASSERT_TRUE(r && r->complete);
+  EXPECT_EQ(r->body_bytes, kSize);
+  const long after = vm_hwm_kib();
+  EXPECT_LT(after - before, kMaxGrowthKib) << "VmHWM " << before << " → " << after << " KiB";
+}
+
+TEST_F(ProxyTest, PublishSwapsRoutesWithoutDroppingConnections) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(get("/", "new.example")));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 404);
+  routing::RouteTable::Builder b;
+  b.add_route("new.example",
+              prefix("/", make_backend("default/new:80", {{"127.0.0.22", second_->port()}})));
+  server_->publish(make_snapshot(std::move(b)));
+  // Poll with a deadline: the swap is posted to each worker.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(c.send(get("/", "new.example")));
+    r = c.response();
+    ASSERT_TRUE(r);
+    status = r->status();
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(r->get("X-Upstream"), "second");
+}
+
+// ---------------------------------------------------------------- hostile vectors
+
+class HostileVectorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : {"public", "admin", "internal"}) {
+      const std::string address = "127.0.0." + std::to_string(31 + upstreams_.size());
+      upstreams_[name] = std::make_unique<Upstream>(address, name);
+    }
+    auto backend = [&](const std::string& name) {
+      return make_backend("default/" + name + ":80",
+                          {{upstreams_[name]->address(), upstreams_[name]->port()}});
+    };
+    routing::RouteTable::Builder b;
+    b.add_route("example.com", prefix("/admin", backend("admin")));
+    b.add_route("example.com", prefix("/", backend("public")));
+    b.add_route("internal.example", prefix("/", backend("internal")));
+    ProxyOptions options;
+    options.http_address = "127.0.0.1:0";
+    options.access_log = false;
+    options.header_timeout = std::chrono::milliseconds(1000);
+    options.client_body_timeout = std::chrono::milliseconds(1000);
+    options.max_body_bytes = 1024 * 1024;  // the body-limit vectors assume one
+    std::string error;
+    server_ = Server::create(options, error);
+    ASSERT_TRUE(server_) << error;
+    server_->publish(make_snapshot(std::move(b)));
+    server_->start();
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+  }
+
+  size_t forwarded_count() {
+    size_t n = 0;
+    for (auto& [name, u] : upstreams_) n += u->complete_count();
+    return n;
+  }
+
+  std::map<std::string, std::unique_ptr<Upstream>> upstreams_;
+  std::unique_ptr<Server> server_;
+};
+
+std::string to_latin1(const std::string& utf8) {
+  // The vectors' raw strings are JSON strings of code points 0-255, one per byte.
+  std::string out;
+  for (size_t i = 0; i < utf8.size(); ++i) {
+    const auto c = static_cast<unsigned char>(utf8[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      const auto c2 = static_cast<unsigned char>(utf8[++i]);
+      out.push_back(static_cast<char>(((c & 0x1f) << 6) | (c2 & 0x3f)));
+    }
+  }
+  return out;
+}
+
+TEST_F(HostileVectorsTest, PublicVectors) {
+  std::ifstream file(std::string(LINTEL_SHARED_DIR) + "/vectors/hostile-public.json");
+  ASSERT_TRUE(file) << "missing " << LINTEL_SHARED_DIR << "/vectors/hostile-public.json";
+  const auto vectors = nlohmann::json::parse(file);
+  ASSERT_GT(vectors.size(), 50u);
+  const uint16_t port = port_of(*server_);
+  for (const auto& vector : vectors) {
+    const std::string name = vector["name"];
+    SCOPED_TRACE(name);
+    const auto& expect = vector["expect"];
+    const size_t wanted = expect.contains("responses") ? expect["responses"].size() : 1;
+    const size_t before = forwarded_count();
+    std::vector<int> statuses;
+    bool closed = false;
+    {
+      Client c("127.0.0.1", port, 5000);
+      ASSERT_TRUE(c.connected());
+      c.send(to_latin1(vector["raw"]));
+      for (size_t i = 0; i < wanted; ++i) {
+        auto r = c.response();
+        if (!r) break;
+        statuses.push_back(r->status());
+      }
+      const bool want_close = expect.value("close", false) ||
+                              (expect.contains("alt") && expect["alt"].value("close", false));
+      if (want_close) closed = c.closed_by_peer();
+    }
+    const bool forwarded = forwarded_count() > before;
+
+    // Accepted outcomes: the preferred one and the alternative.
+    std::vector<nlohmann::json> accepted = {expect};
+    if (expect.contains("alt")) {
+      auto alt = expect["alt"];
+      if (!alt.contains("status")) alt["status"] = expect["status"];
+      accepted.push_back(alt);
+    }
+    std::string problems;
+    bool ok = false;
+    for (const auto& e : accepted) {
+      std::string why;
+      if (e.contains("responses")) {
+        std::vector<int> want = e["responses"];
+        std::vector<int> got = statuses;
+        got.resize(want.size(), 0);
+        if (got != want) why += "responses differ; ";
+      } else {
+        std::vector<int> allowed;
+        if (e["status"].is_array()) {
+          allowed = e["status"].get<std::vector<int>>();
+        } else {
+          allowed = {e["status"].get<int>()};
+        }
+        const int first = statuses.empty() ? 0 : statuses[0];
+        if (std::find(allowed.begin(), allowed.end(), first) == allowed.end()) {
+          why += "status " + std::to_string(first) + "; ";
+        }
+      }
+      if (e.value("forwarded", false) != forwarded) {
+        why += std::string("forwarded=") + (forwarded ? "true" : "false") + "; ";
+      }
+      if (e.value("close", false) && !closed) why += "not closed; ";
+      if (why.empty()) {
+        ok = true;
+        break;
+      }
+      problems += "[" + why + "] ";
+    }
+    EXPECT_TRUE(ok) << name << ": " << problems;
+    if (ok && forwarded && expect.contains("forwarded_path")) {
+      bool found = false;
+      for (auto& [n, u] : upstreams_) {
+        for (const auto& rec : u->records()) {
+          if (rec.request.start_line ==
+              "GET " + expect["forwarded_path"].get<std::string>() + " HTTP/1.1") {
+            found = true;
+          }
+        }
+      }
+      EXPECT_TRUE(found) << name << ": forwarded path";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lintel::proxy
