@@ -6,12 +6,12 @@ namespace lintel::admin {
 
 namespace {
 
-nlohmann::json backend_json(const routing::Backend& backend) {
-  nlohmann::json endpoints = nlohmann::json::array();
+nlohmann::ordered_json backend_json(const routing::Backend& backend) {
+  nlohmann::ordered_json endpoints = nlohmann::ordered_json::array();
   for (const routing::Endpoint& e : backend.endpoints->endpoints) {
     endpoints.push_back({{"address", e.to_string()}, {"ready", e.ready}});
   }
-  nlohmann::json out = {{"name", backend.name},
+  nlohmann::ordered_json out = {{"name", backend.name},
                         {"namespace", backend.service_namespace},
                         {"service", backend.service_name},
                         {"port", backend.port},
@@ -29,9 +29,9 @@ const char* severity_name(routing::Diagnostic::Severity s) {
 }  // namespace
 
 std::string routes_json(const proxy::Snapshot& snapshot) {
-  nlohmann::json hosts = nlohmann::json::array();
+  nlohmann::ordered_json hosts = nlohmann::ordered_json::array();
   for (const routing::VirtualHost& vhost : snapshot.routes->virtual_hosts()) {
-    nlohmann::json routes = nlohmann::json::array();
+    nlohmann::ordered_json routes = nlohmann::ordered_json::array();
     for (const routing::Route& route : vhost.routes) {
       routes.push_back({{"path", route.rule_path},
                         {"type", route.path_type},
@@ -41,7 +41,7 @@ std::string routes_json(const proxy::Snapshot& snapshot) {
     }
     hosts.push_back({{"host", vhost.host.empty() ? "*" : vhost.host}, {"routes", std::move(routes)}});
   }
-  nlohmann::json diagnostics = nlohmann::json::array();
+  nlohmann::ordered_json diagnostics = nlohmann::ordered_json::array();
   for (const routing::Diagnostic& d : snapshot.diagnostics) {
     diagnostics.push_back({{"severity", severity_name(d.severity)},
                            {"object", d.object},
@@ -51,16 +51,16 @@ std::string routes_json(const proxy::Snapshot& snapshot) {
                            {"rejected", d.rejected},
                            {"text", d.to_string()}});
   }
-  nlohmann::json tls_hosts = nlohmann::json::array();
+  nlohmann::ordered_json tls_hosts = nlohmann::ordered_json::array();
   for (const std::string& host : snapshot.certs->hosts()) {
     tls_hosts.push_back(host);
   }
-  nlohmann::json out = {
+  nlohmann::ordered_json out = {
       {"generation", snapshot.generation},
       {"hosts", std::move(hosts)},
       {"default_backend", snapshot.routes->default_backend()
                               ? backend_json(*snapshot.routes->default_backend())
-                              : nlohmann::json(nullptr)},
+                              : nlohmann::ordered_json(nullptr)},
       {"tls_hosts", std::move(tls_hosts)},
       {"diagnostics", std::move(diagnostics)},
   };
