@@ -52,6 +52,8 @@ constexpr size_t kHeadReadChunk = 16 * 1024;
 // Slack in the client read buffer beyond the head limits, for pipelined bytes and for a
 // chunk header (Beast needs a whole chunk-size line in the buffer).
 constexpr size_t kReadBufferSlack = 16 * 1024;
+// Bytes of an invalid request's target written to the access log.
+constexpr size_t kLoggedTargetBytes = 256;
 // Longest chunk extension accepted in a request body (they are dropped when re-chunking).
 constexpr size_t kMaxChunkExtensionBytes = 4 * 1024;
 // Longest upstream response head accepted.
@@ -200,6 +202,8 @@ class Session final : public Connection {
     const RequestHead head = scanner.head(input());
     ex.record.bytes_in = head.skipped + head.head_bytes;
     ex.record.method = std::string(head.method);
+    // Until the request is valid, the log shows the target as received (bounded).
+    ex.record.path = std::string(head.target.substr(0, kLoggedTargetBytes));
     ex.request_id = std::string(find_request_id(head.fields));
     if (ex.request_id.empty()) ex.request_id = worker_.request_ids().next();
     ex.record.request_id = ex.request_id;
@@ -243,6 +247,12 @@ class Session final : public Connection {
   // Refuses a request the client got wrong: error response, Connection: close, close.
   asio::awaitable<bool> refuse(Exchange& ex, ErrorKind kind, std::string_view detail) {
     const ErrorInfo& info = error_info(kind);
+    if (!down_.socket().is_open()) {
+      // A deadline passed: beast::tcp_stream closed the socket, so no answer can be sent.
+      proxy_log().info("client {}: {} ({}): closed", client_, info.log, detail);
+      finish(ex);  // status 0: closed without a response
+      co_return false;
+    }
     proxy_log().info("client {}: {} ({}): answering {}", client_, info.log, detail, info.status);
     co_await write_error(ex, kind, true);
     co_await linger();
@@ -279,11 +289,8 @@ class Session final : public Connection {
     down_.expires_after(kLingerTime);
     size_t discarded = in_.size();
     in_.consume(in_.size());
-    while (discarded < kLingerBytes) {
-      const size_t n = co_await down_.async_read_some(in_.prepare(kHeadReadChunk), use_ec(ec));
-      discarded += n;
-      in_.consume(in_.size() + n);
-      if (ec) break;
+    while (discarded < kLingerBytes && !ec) {
+      discarded += co_await down_.async_read_some(asio::buffer(body_), use_ec(ec));
     }
   }
 

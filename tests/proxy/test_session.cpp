@@ -117,6 +117,13 @@ TEST_F(ProxyTest, BindsAllWorkersToOnePort) {
   ProxyOptions bad;
   bad.http_address = "nonsense";
   EXPECT_FALSE(Server::create(bad, error));
+  ProxyOptions v6;
+  v6.http_address = "[::1]:0";
+  v6.workers = 2;
+  auto server = Server::create(v6, error);
+  if (server) {  // hosts without IPv6 loopback skip this part
+    EXPECT_EQ(server->http_address().rfind("[::1]:", 0), 0u) << server->http_address();
+  }
 }
 
 TEST_F(ProxyTest, KeepAliveReusesBothConnections) {
