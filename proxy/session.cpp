@@ -438,7 +438,8 @@ class Session final : public Connection {
     std::optional<ErrorKind> failure;
     for (int attempt = 0;; ++attempt) {
       failure = co_await send_request(ex, prefetched, chunked, streamed);
-      bool no_response_byte = false;
+      // Stays true when sending failed: nothing was read from the upstream then.
+      bool no_response_byte = true;
       if (!failure) failure = co_await read_response_head(ex, no_response_byte);
       if (!failure) break;
       if (*failure == ErrorKind::kRequestTimeout || *failure == ErrorKind::kBadRequest ||
