@@ -31,6 +31,7 @@ import shutil
 import signal
 import socket
 import socketserver
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -227,17 +228,19 @@ class Echo(Process):
 
 
 class Lintel(Process):
-    """`lintel serve` on 127.0.0.1 ports chosen at run time, admin included."""
+    """`lintel serve` on ports chosen at run time, admin included."""
 
-    def __init__(self, manifests, log_dir, http_port, admin_port, extra_args=(), workers=2,
+    def __init__(self, manifests, log_dir, host, ports, extra_args=(), workers=2,
                  access_log=True):
         self.manifests = manifests
-        self.host = "127.0.0.1"
-        self.http_port = http_port
-        self.admin_port = admin_port
+        self.host = host
+        self.http_port, self.https_port, self.admin_port = ports
+        # --https too, though TLS is not served yet: its default (0.0.0.0:8443) would
+        # clash between parallel tests once it is.
         argv = [LINTEL, "serve", "--manifests", manifests,
-                "--http", f"{self.host}:{http_port}",
-                "--admin", f"{self.host}:{admin_port}",
+                "--http", f"{self.host}:{self.http_port}",
+                "--https", f"{self.host}:{self.https_port}",
+                "--admin", f"{self.host}:{self.admin_port}",
                 "--workers", str(workers)]
         if not access_log:
             argv.append("--no-access-log")
@@ -265,6 +268,15 @@ class Lintel(Process):
     # ---- data plane
     def connect(self, timeout=IO_TIMEOUT, source=None):
         return HttpConnection(self.host, self.http_port, timeout=timeout, source=source)
+
+    def connect_tls(self, server_name, timeout=IO_TIMEOUT):
+        return HttpConnection(self.host, self.https_port, timeout=timeout,
+                              tls_server_name=server_name)
+
+    def serves_tls(self):
+        """Whether the HTTPS listener is up (TLS arrives with issue 3; until then --https
+        is accepted and nothing listens)."""
+        return can_connect(self.host, self.https_port)
 
     def get(self, target, host=None, headers=(), method="GET", body=None, source=None,
             timeout=IO_TIMEOUT):
@@ -354,21 +366,32 @@ class Fixture:
         """One echo per name, each on its own 127.0.0.N, all on the same port (an
         EndpointSlice's ports are shared by all its endpoints). Returns [Echo]."""
         addresses = addresses or [self.pool.take() for _ in names]
-        for _ in range(10):
+        for attempt in range(5):
             port = free_port(addresses[0])
-            if all(port_is_free(a, port) for a in addresses[1:]):
-                break
-        return [self.echo(n, a, port) for n, a in zip(names, addresses)]
+            if not all(port_is_free(a, port) for a in addresses[1:]):
+                continue
+            try:
+                return [self.echo(n, a, port) for n, a in zip(names, addresses)]
+            except StartFailed:
+                if attempt == 4:
+                    raise
+        raise StartFailed(f"no port free on all of {addresses}")
 
     def lintel(self, manifests, extra_args=(), workers=2, access_log=True, wait_ready=True):
         require_binaries(LINTEL)
 
+        # Listeners on one of this file's 127.0.0.N, not 127.0.0.1: lintel's HTTP listeners
+        # use SO_REUSEPORT, so two lintels of parallel tests that picked the same port on
+        # the same address would silently share it.
+        address = self.pool.take()
+
         def make():
-            http_port, admin_port = free_port(), free_port()
-            while admin_port == http_port:
-                admin_port = free_port()
-            p = Lintel(manifests, self.log_dir, http_port, admin_port, extra_args, workers,
+            ports = set()
+            while len(ports) < 3:
+                ports.add(free_port(address))
+            p = Lintel(manifests, self.log_dir, address, sorted(ports), extra_args, workers,
                        access_log)
+            admin_port = p.admin_port
 
             def ready():
                 if not wait_ready:
@@ -382,8 +405,8 @@ class Fixture:
 
         return self._start(make, "lintel")
 
-    def recording_backend(self, name, address=None):
-        backend = RecordingBackend(address or self.pool.take(), name)
+    def recording_backend(self, name, address=None, hold=None):
+        backend = RecordingBackend(address or self.pool.take(), name, hold)
         self.defer(backend.stop)
         return backend
 
@@ -619,13 +642,28 @@ class Response:
 class HttpConnection:
     """A raw HTTP/1.1 client connection over one TCP socket."""
 
-    def __init__(self, host, port, timeout=IO_TIMEOUT, source=None):
+    def __init__(self, host, port, timeout=IO_TIMEOUT, source=None, tls_server_name=None):
+        """tls_server_name: speak TLS with this SNI (the certificate is not verified here;
+        `peer_certificate` returns it for the test to compare)."""
         self.timeout = timeout
         self.sock = socket.create_connection((host, port), timeout=timeout,
                                              source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls_server_name is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            try:
+                self.sock = ctx.wrap_socket(self.sock, server_hostname=tls_server_name)
+            except Exception:
+                self.sock.close()
+                raise
         self.buf = bytearray()
         self.eof = False
+
+    def peer_certificate(self):
+        """The server certificate (DER) of a TLS connection."""
+        return self.sock.getpeercert(binary_form=True)
 
     def __enter__(self):
         return self
@@ -686,7 +724,7 @@ class HttpConnection:
         self.sock.settimeout(timeout if timeout is not None else self.timeout)
         try:
             data = self.sock.recv(1 << 18)
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
             data = b""
         if not data:
             self.eof = True
@@ -893,8 +931,13 @@ class RecordingBackend:
     connections alive, reads Content-Length and chunked bodies (sending 100 Continue when
     asked), and closes on anything it cannot frame (recording what it got)."""
 
-    def __init__(self, address, name):
+    def __init__(self, address, name, hold=None):
+        """hold: a path prefix; responses to requests under it wait until release() (to
+        hold a request in flight), and `arrived` is set when one has come in."""
         self.name = name
+        self.hold = hold
+        self.arrived = threading.Event()
+        self.released = threading.Event()
         self.requests = []
         self.raw_connections = []  # bytes received per connection, in full
         self.lock = threading.Lock()
@@ -918,7 +961,11 @@ class RecordingBackend:
     def endpoint(self):
         return f"{self.address}:{self.port}"
 
+    def release(self):
+        self.released.set()
+
     def stop(self):
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -1017,6 +1064,9 @@ class RecordingBackend:
                     "name": self.name, "method": method, "path": target,
                     "headers": {k: v for k, v in headers}, "body_bytes": len(body),
                 }).encode()
+                if self.hold is not None and target.startswith(self.hold):
+                    self.arrived.set()
+                    self.released.wait(timeout=60)
                 close = any("close" in v.lower() for k, v in lower if k == "connection")
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              + f"Content-Length: {len(payload)}\r\n".encode()

@@ -72,6 +72,28 @@ class ReloadTest(unittest.TestCase):
             self.assertEqual(alive_request(c, "/new", "reload.example").status, 404)
         self.assertGreater(self.lintel.generation(), gen0)
 
+    def test_request_in_flight_finishes_on_its_snapshot(self):
+        held = self.fx.recording_backend("held", hold="/in-flight")
+        h.write_manifests(self.dir, "held.yaml", [
+            h.service("held", ports=(("http", 80, held.port),)),
+            h.endpoint_slice("held", "default", [held.address], [("http", held.port)]),
+            ingress("held", rules=[rule("held.example", http_path("/", "Prefix", "held", 80))]),
+        ])
+        h.wait_until(lambda: "held.example" in json.dumps(self.lintel.routes()["hosts"]),
+                     what="held.example in /routes")
+        with self.lintel.connect(timeout=30) as slow, self.lintel.connect() as probe:
+            slow.request("GET", "/in-flight", host="held.example")
+            self.assertTrue(held.arrived.wait(h.STATE_TIMEOUT), "request did not reach held")
+            # While it is held upstream, the route moves to v2 and that is live.
+            h.write_manifests(self.dir, "held.yaml", [ingress("held", rules=[
+                rule("held.example", http_path("/", "Prefix", "v2", 80))])])
+            h.wait_until(lambda: self.name_of(alive_request(probe, "/", "held.example")) == "v2",
+                         what="the new route to be live")
+            held.release()
+            r = slow.read_response()
+            self.assertEqual(h.echo_name(r), "held", "in-flight request changed backend")
+            self.assertEqual(self.name_of(alive_request(slow, "/", "held.example")), "v2")
+
     def test_endpoint_change_moves_traffic(self):
         v3 = self.fx.echo_group(["v3"])
         with self.lintel.connect() as c:

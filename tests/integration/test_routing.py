@@ -202,7 +202,9 @@ class RoutingTest(unittest.TestCase):
 
     def test_access_log_line_per_request(self):
         marker = f"/access-log/{uuid.uuid4().hex}"
-        r = self.lintel.get(marker, host="b.example", method="POST", body=b"12345")
+        client_ip = self.fx.pool.take()
+        r = self.lintel.get(marker, host="b.example", method="POST", body=b"12345",
+                            source=client_ip)
         self.assertEqual(r.status, 200)
         self.lintel.get(marker + "-404", host="nowhere.example")
 
@@ -220,7 +222,8 @@ class RoutingTest(unittest.TestCase):
         self.assertEqual(entry["upstream"], self.echos["b-root"][0].endpoint)
         self.assertGreaterEqual(int(entry["bytes_in"]), 5)
         self.assertGreater(int(entry["bytes_out"]), 0)
-        self.assertIn("127.0.0.1", str(entry["client"]))
+        client = str(entry["client"])  # "ip" or "ip:port"
+        self.assertTrue(client == client_ip or client.startswith(client_ip + ":"), entry)
         miss = h.wait_until(lambda: find(marker + "-404"), what="the 404 access-log line")
         self.assertEqual(int(miss[0]["status"]), 404)
 
