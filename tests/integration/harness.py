@@ -124,15 +124,24 @@ class AddressPool:
             return f"127.0.0.{n}"
 
 
+def family(address):
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def host_port(address, port):
+    """"127.0.0.5:80" / "[::1]:80"."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def free_port(address="127.0.0.1"):
     """A port that was free on `address` a moment ago (bind :0, read it, close it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(family(address), socket.SOCK_STREAM) as s:
         s.bind((address, 0))
         return s.getsockname()[1]
 
 
 def port_is_free(address, port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(family(address), socket.SOCK_STREAM) as s:
         try:
             s.bind((address, port))
             return True
@@ -219,12 +228,12 @@ class Echo(Process):
 
     def __init__(self, address, port, name, log_dir):
         self.address, self.port, self.echo_name = address, port, name
-        super().__init__([ECHO, "--listen", f"{address}:{port}", "--name", name],
+        super().__init__([ECHO, "--listen", host_port(address, port), "--name", name],
                          f"echo-{name}", log_dir)
 
     @property
     def endpoint(self):
-        return f"{self.address}:{self.port}"
+        return host_port(self.address, self.port)
 
 
 class Lintel(Process):
@@ -238,9 +247,9 @@ class Lintel(Process):
         # --https too, though TLS is not served yet: its default (0.0.0.0:8443) would
         # clash between parallel tests once it is.
         argv = [LINTEL, "serve", "--manifests", manifests,
-                "--http", f"{self.host}:{self.http_port}",
-                "--https", f"{self.host}:{self.https_port}",
-                "--admin", f"{self.host}:{self.admin_port}",
+                "--http", host_port(host, self.http_port),
+                "--https", host_port(host, self.https_port),
+                "--admin", host_port(host, self.admin_port),
                 "--workers", str(workers)]
         if not access_log:
             argv.append("--no-access-log")
@@ -250,7 +259,7 @@ class Lintel(Process):
     # ---- admin
     def admin(self, target, timeout=5.0):
         with HttpConnection(self.host, self.admin_port, timeout=timeout) as c:
-            c.request("GET", target, host=f"{self.host}:{self.admin_port}")
+            c.request("GET", target, host=host_port(self.host, self.admin_port))
             return c.read_response()
 
     def ready(self):
@@ -287,7 +296,7 @@ class Lintel(Process):
 
     @property
     def default_host(self):
-        return f"{self.host}:{self.http_port}"
+        return host_port(self.host, self.http_port)
 
     def access_log(self):
         """The JSON access-log lines written so far (other stdout lines are skipped)."""
@@ -377,13 +386,14 @@ class Fixture:
                     raise
         raise StartFailed(f"no port free on all of {addresses}")
 
-    def lintel(self, manifests, extra_args=(), workers=2, access_log=True, wait_ready=True):
+    def lintel(self, manifests, extra_args=(), workers=2, access_log=True, wait_ready=True,
+               address=None):
         require_binaries(LINTEL)
 
         # Listeners on one of this file's 127.0.0.N, not 127.0.0.1: lintel's HTTP listeners
         # use SO_REUSEPORT, so two lintels of parallel tests that picked the same port on
         # the same address would silently share it.
-        address = self.pool.take()
+        address = address or self.pool.take()
 
         def make():
             ports = set()
@@ -466,7 +476,7 @@ def service(name, namespace="default", ports=(("http", 80, None),)):
             "spec": {"type": "ClusterIP", "selector": {"app": name}, "ports": out}}
 
 
-def endpoint_slice(service_name, namespace, endpoints, ports, name=None):
+def endpoint_slice(service_name, namespace, endpoints, ports, name=None, address_type="IPv4"):
     """endpoints: addresses (str) or (address, ready, serving) tuples.
     ports: (name, port) pairs; name None = unnamed."""
     eps = []
@@ -477,7 +487,7 @@ def endpoint_slice(service_name, namespace, endpoints, ports, name=None):
     return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": meta(name or f"{service_name}-slice", namespace,
                              labels={"kubernetes.io/service-name": service_name}),
-            "addressType": "IPv4", "endpoints": eps,
+            "addressType": address_type, "endpoints": eps,
             "ports": [dict({"port": p, "protocol": "TCP"}, **({"name": n} if n else {}))
                       for n, p in ports]}
 
@@ -485,8 +495,10 @@ def endpoint_slice(service_name, namespace, endpoints, ports, name=None):
 def echo_service(name, echos, namespace="default", port_name="http", service_port=80):
     """Service + EndpointSlice for a group of echos that share one port."""
     port = echos[0].port
+    address_type = "IPv6" if ":" in echos[0].address else "IPv4"
     return [service(name, namespace, ports=((port_name, service_port, port),)),
-            endpoint_slice(name, namespace, [e.address for e in echos], [(port_name, port)])]
+            endpoint_slice(name, namespace, [e.address for e in echos], [(port_name, port)],
+                           address_type=address_type)]
 
 
 def tls_secret(name, namespace, cert_pem, key_pem):
@@ -950,16 +962,17 @@ class RecordingBackend:
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
             allow_reuse_address = True
+            address_family = family(address)
 
         self.server = Server((address, 0), Handler)
-        self.address, self.port = self.server.server_address
+        self.address, self.port = self.server.server_address[:2]
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
     def endpoint(self):
-        return f"{self.address}:{self.port}"
+        return host_port(self.address, self.port)
 
     def release(self):
         self.released.set()

@@ -269,6 +269,89 @@ class UpstreamTimeoutTest(unittest.TestCase):
         self.assertEqual(echo_of(r)["name"], "slow")
 
 
+class LimitsTest(unittest.TestCase):
+    """Request limits and client deadlines (DESIGN.md "Defaults"), with short deadlines:
+    --client-header-timeout 2s --keepalive-timeout 1s."""
+
+    @classmethod
+    def setUpClass(cls):
+        h.require_binaries()
+        fx = cls.fx = h.Fixture(__name__)
+        cls.addClassCleanup(fx.close)
+        echo = fx.echo_group(["limits"])
+        manifests = fx.tmpdir()
+        h.write_manifests(manifests, "limits.yaml", [
+            *h.echo_service("limits", echo),
+            ingress("limits", rules=[rule(None, http_path("/", "Prefix", "limits", 80))]),
+        ])
+        cls.lintel = fx.lintel(manifests, extra_args=["--client-header-timeout", "2s",
+                                                      "--keepalive-timeout", "1s"])
+
+    def exchange(self, raw):
+        with self.lintel.connect() as c:
+            try:
+                c.send(raw)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            r = c.read_response()
+            closed = c.closed_by_peer() if h.echo_name(r) is None else None
+            return r, closed
+
+    def test_request_target_limits(self):
+        ok = "/" + "a" * (8 * 1024 - 1)  # 8 KiB accepted
+        r, _ = self.exchange(f"GET {ok} HTTP/1.1\r\nHost: l.example\r\n\r\n".encode())
+        self.assertEqual(echo_of(r)["path"], ok)
+        long = "/" + "a" * (17 * 1024)
+        r, closed = self.exchange(f"GET {long} HTTP/1.1\r\nHost: l.example\r\n\r\n".encode())
+        self.assertEqual((r.status, closed), (414, True))
+
+    def test_header_field_count_limit(self):
+        def request(n):
+            fields = "".join(f"X-F-{i}: v\r\n" for i in range(n))
+            return f"GET / HTTP/1.1\r\nHost: l.example\r\n{fields}\r\n".encode()
+        r, _ = self.exchange(request(90))  # 91 fields with Host
+        self.assertEqual(r.status, 200)
+        r, closed = self.exchange(request(120))
+        self.assertEqual((r.status, closed), (431, True))
+
+    def test_header_block_size_limit(self):
+        def request(kib):
+            fields = "".join(f"X-B-{i}: {'b' * 1000}\r\n" for i in range(kib))
+            return f"GET / HTTP/1.1\r\nHost: l.example\r\n{fields}\r\n".encode()
+        r, _ = self.exchange(request(40))  # ~40 KiB in 41 fields
+        self.assertEqual(r.status, 200)
+        r, closed = self.exchange(request(90))  # ~90 KiB in 91 fields
+        self.assertEqual((r.status, closed), (431, True))
+
+    def test_idle_keep_alive_connection_closed(self):
+        with self.lintel.connect() as c:
+            c.request("GET", "/", host="l.example")
+            self.assertEqual(c.read_response().status, 200)
+            self.assertTrue(c.closed_by_peer(timeout=15), "idle connection kept past 1s")
+
+    def test_header_deadline_not_reset_by_trickled_bytes(self):
+        # One byte every 200 ms for up to 20 s: a deadline for the whole block (2 s) closes
+        # the connection long before; one reset per byte never would.
+        head = b"GET / HTTP/1.1\r\nHost: l.example\r\nX-Slow: " + b"s" * 200
+        with self.lintel.connect() as c:
+            closed = False
+            for byte in head[:100]:
+                try:
+                    c.send(bytes([byte]))
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+                try:
+                    if c.closed_by_peer(timeout=0.2):
+                        closed = True
+                        break
+                except AssertionError:  # a response (408) before the close is fine
+                    c.buf.clear()
+                    closed = c.closed_by_peer(timeout=5)
+                    break
+            self.assertTrue(closed, "connection still open after 20 s of trickled header bytes")
+
+
 # --------------------------------------------------------------------------- hostile
 
 HOSTILE = h.read_vectors("hostile-public.json")

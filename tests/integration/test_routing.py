@@ -282,5 +282,49 @@ class DefaultBackendTest(unittest.TestCase):
         self.assertEqual(h.backend_label(routes["default_backend"]), "default/fallback:web")
 
 
+def ipv6_loopback():
+    try:
+        h.free_port("::1")
+        return True
+    except OSError:
+        return False
+
+
+@unittest.skipUnless(ipv6_loopback(), "no IPv6 loopback (::1) on this machine")
+class Ipv6Test(unittest.TestCase):
+    """IPv6 endpoints (addressType IPv6) and an IPv6 listener."""
+
+    @classmethod
+    def setUpClass(cls):
+        h.require_binaries()
+        fx = cls.fx = h.Fixture(__name__)
+        cls.addClassCleanup(fx.close)
+        v6 = cls.v6 = [fx.echo("v6-pod", "::1")]
+        v4 = fx.echo_group(["v4-pod"])
+        manifests = fx.tmpdir()
+        h.write_manifests(manifests, "v6.yaml", [
+            *h.echo_service("v6", v6), *h.echo_service("v4", v4),
+            ingress("v6", rules=[rule("v6.example", http_path("/", "Prefix", "v6", 80)),
+                                 rule("v4.example", http_path("/", "Prefix", "v4", 80))]),
+        ])
+        cls.lintel = fx.lintel(manifests, address="::1")
+
+    def test_ipv6_endpoint_through_ipv6_listener(self):
+        info = echo_of(self.lintel.get("/six", host="v6.example"))
+        self.assertEqual(info["name"], "v6-pod")
+        self.assertEqual(header_values(info, "x-real-ip"), ["::1"])
+        self.assertEqual(header_values(info, "x-forwarded-for"), ["::1"])
+
+    def test_ipv4_endpoint_through_ipv6_listener(self):
+        self.assertEqual(echo_of(self.lintel.get("/", host="v4.example"))["name"], "v4-pod")
+
+    def test_ipv6_literal_host_is_no_rule_host(self):
+        self.assertEqual(self.lintel.get("/", host=self.lintel.default_host).status, 404)
+
+    def test_routes_lists_ipv6_endpoint(self):
+        by_host = {v["host"]: v["routes"] for v in self.lintel.routes()["hosts"]}
+        self.assertEqual(h.endpoint_labels(by_host["v6.example"][0]), [self.v6[0].endpoint])
+
+
 if __name__ == "__main__":
     unittest.main()
