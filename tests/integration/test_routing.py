@@ -282,6 +282,99 @@ class DefaultBackendTest(unittest.TestCase):
         self.assertEqual(h.backend_label(routes["default_backend"]), "default/fallback:web")
 
 
+class SemanticsTest(unittest.TestCase):
+    """Ingress semantics that need several objects: conflicts, classes, endpoint
+    conditions, named ports; run with --ingress-class custom."""
+
+    @classmethod
+    def setUpClass(cls):
+        h.require_binaries()
+        fx = cls.fx = h.Fixture(__name__)
+        cls.addClassCleanup(fx.close)
+        names = ["older", "newer", "mine-class", "legacy", "flag-class", "foreign",
+                 "default-class", "named"]
+        echos = {n: fx.echo_group([n]) for n in names}
+        objects = []
+        for n in names:
+            objects += h.echo_service(n, echos[n])
+        # Two endpoints, neither ready, one serving: the serving one takes traffic (the
+        # other is up too, so that a wrong pick shows).
+        serving, dead = fx.echo_group(["serving-pod"]), fx.echo_group(["terminated-pod"])
+        objects += [h.service("serving", ports=(("http", 80, serving[0].port),)),
+                    h.endpoint_slice("serving", "default",
+                                     [(serving[0].address, False, True),
+                                      (dead[0].address, False, False)],
+                                     [("http", serving[0].port)])]
+        # A named targetPort: only the EndpointSlice knows the number.
+        objects[names.index("named") * 2] = h.service(
+            "named", ports=(("web", 8080, "container-web"),))
+        objects[names.index("named") * 2 + 1] = h.endpoint_slice(
+            "named", "default", [echos["named"][0].address],
+            [("web", echos["named"][0].port)])
+        objects += [
+            {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+             "metadata": {"name": "mine"},
+             "spec": {"controller": "lintel.dev/ingress-controller"}},
+            {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+             "metadata": {"name": "theirs"}, "spec": {"controller": "example.com/other"}},
+            ingress("newer", creation_timestamp="2024-02-01T00:00:00Z",
+                    rules=[rule("conflict.example", http_path("/", "Prefix", "newer", 80))]),
+            ingress("older", creation_timestamp="2024-01-01T00:00:00Z",
+                    rules=[rule("conflict.example", http_path("/", "Prefix", "older", 80))]),
+            ingress("by-class", ingress_class="mine",
+                    rules=[rule("class.example", http_path("/", "Prefix", "mine-class", 80))]),
+            ingress("by-flag", ingress_class="custom",
+                    rules=[rule("flag.example", http_path("/", "Prefix", "flag-class", 80))]),
+            ingress("legacy", annotations={"kubernetes.io/ingress.class": "custom"},
+                    rules=[rule("legacy.example", http_path("/", "Prefix", "legacy", 80))]),
+            ingress("foreign-class", ingress_class="theirs",
+                    rules=[rule("foreign.example", http_path("/", "Prefix", "foreign", 80))]),
+            ingress("foreign-unknown", ingress_class="nobody",
+                    rules=[rule("foreign2.example", http_path("/", "Prefix", "foreign", 80))]),
+            ingress("foreign-legacy", annotations={"kubernetes.io/ingress.class": "nginx"},
+                    rules=[rule("foreign3.example", http_path("/", "Prefix", "foreign", 80))]),
+            ingress("classless",
+                    rules=[rule("classless.example",
+                                http_path("/", "Prefix", "default-class", 80))]),
+            ingress("serving", rules=[rule("serving.example",
+                                           http_path("/", "Prefix", "serving", 80))]),
+            ingress("named", rules=[rule("named.example", http_path("/", "Prefix", "named", "web"))]),
+        ]
+        manifests = fx.tmpdir()
+        h.write_manifests(manifests, "semantics.yaml", objects)
+        cls.lintel = fx.lintel(manifests, extra_args=["--ingress-class", "custom"])
+
+    def name(self, host):
+        return h.echo_name(self.lintel.get("/", host=host))
+
+    def test_conflict_older_ingress_wins_and_loser_is_reported(self):
+        self.assertEqual(self.name("conflict.example"), "older")
+        diags = [d for d in self.lintel.routes()["diagnostics"] if "default/newer" in str(d)]
+        self.assertTrue(diags, self.lintel.routes()["diagnostics"])
+
+    def test_ingress_classes(self):
+        for host, expected in (("class.example", "mine-class"),     # IngressClass is ours
+                               ("flag.example", "flag-class"),      # names --ingress-class
+                               ("legacy.example", "legacy"),        # legacy annotation
+                               ("classless.example", "default-class"),  # no class: files mode
+                               ("foreign.example", None),           # another controller
+                               ("foreign2.example", None),          # unknown class
+                               ("foreign3.example", None)):         # legacy, not ours
+            with self.subTest(host=host):
+                r = self.lintel.get("/", host=host)
+                if expected is None:
+                    self.assertEqual(r.status, 404, repr(r))
+                else:
+                    self.assertEqual(h.echo_name(r), expected, repr(r))
+
+    def test_serving_endpoints_used_when_none_ready(self):
+        for _ in range(4):
+            self.assertEqual(self.name("serving.example"), "serving-pod")
+
+    def test_named_target_port_resolved_through_endpoint_slice(self):
+        self.assertEqual(self.name("named.example"), "named")
+
+
 def ipv6_loopback():
     try:
         h.free_port("::1")
