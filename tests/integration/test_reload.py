@@ -10,7 +10,7 @@ import textwrap
 import unittest
 
 import harness as h
-from harness import echo_of, http_path, ingress, rule
+from harness import http_path, ingress, rule
 
 
 def alive_request(conn, target, host):

@@ -3,7 +3,6 @@ round-robin, 404, forwarding headers, access log and /routes.
 
 One lintel per class, echo Pods on this file's 127.0.0.N block."""
 
-import re
 import unittest
 import uuid
 
