@@ -557,6 +557,21 @@ class Session final : public Connection {
     return fields;
   }
 
+  // Whether the upstream might still send body bytes that belong to no response: a
+  // response to HEAD (or a 204) has no body whatever its framing fields say, but a broken
+  // origin that sends the body it announced anyway puts bytes on the connection that would
+  // be read as the start of the next response on it (a 502 for an innocent request, or the
+  // wrong answer relayed). They may arrive at any moment, after any check the pool makes, so
+  // such a connection is not reused: it costs a new connection after a HEAD whose response
+  // announces a body, which is cheap next to a desynchronised response stream. (A 304 may
+  // rightly carry the Content-Length of the representation, and is frequent: kept.)
+  bool may_send_unframed_body(const Exchange& ex) const {
+    const ResponseParser& rp = *response_;
+    if (ex.request.method != "HEAD" && rp.get().result_int() != 204) return false;
+    const auto length = rp.content_length();
+    return rp.chunked() || (length && *length > 0);
+  }
+
   // Streams the response to the client. Returns whether the connection may continue.
   asio::awaitable<bool> relay_response(Exchange& ex, const std::string& key) {
     ResponseParser& rp = *response_;
@@ -638,7 +653,8 @@ class Session final : public Connection {
     }
     // Back to the pool only when the upstream's framing ended cleanly and nothing extra
     // arrived after the response (which would be taken for the next response).
-    if (rp.is_done() && rp.keep_alive() && !rp.need_eof() && up_buffer_.size() == 0) {
+    if (rp.is_done() && rp.keep_alive() && !rp.need_eof() && up_buffer_.size() == 0 &&
+        !may_send_unframed_body(ex)) {
       worker_.pool().put(key, up_->release_socket());
       up_.reset();
     } else {

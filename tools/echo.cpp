@@ -185,7 +185,8 @@ class Connection {
     if (hook == "close") co_return false;
     if (hook == "download") {
       co_return co_await download(to_number(query_param(query, "bytes"), 0),
-                                  query_param(query, "chunked") == "1", keep_alive);
+                                  query_param(query, "chunked") == "1", method == "HEAD",
+                                  keep_alive);
     }
     if (hook == "delay") {
       asio::steady_timer timer(stream_.get_executor());
@@ -219,7 +220,8 @@ class Connection {
     co_return keep_alive;
   }
 
-  asio::awaitable<bool> download(uint64_t bytes, bool chunked, bool keep_alive) {
+  // `head_only`: the answer to HEAD, the same head without the body (RFC 9110 §9.3.2).
+  asio::awaitable<bool> download(uint64_t bytes, bool chunked, bool head_only, bool keep_alive) {
     std::string head =
         "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nX-Echo-Name: " + name_ +
         "\r\n";
@@ -228,6 +230,7 @@ class Connection {
     if (!keep_alive) head += "Connection: close\r\n";
     head += "\r\n";
     if (!co_await write_raw(head)) co_return false;
+    if (head_only) co_return keep_alive;
     std::fill(body_.begin(), body_.end(), 'x');
     uint64_t left = bytes;
     while (left > 0) {

@@ -222,7 +222,11 @@ class Client {
 
 // A recording HTTP/1.1 origin. Answers 200 with body "NAME TARGET BODY_BYTES" and header
 // X-Upstream: NAME. Hooks by path: /delay?ms=N, /close (no answer), /status?code=N,
-// /download?bytes=N[&chunked=1], /eof?bytes=N (body delimited by close).
+// /download?bytes=N[&chunked=1], /eof?bytes=N (body delimited by close). A response to HEAD
+// has the head of the GET response and no body (RFC 9110 §9.3.2), except for the one hook
+// that breaks that rule on purpose: HEAD /late-head-body?bytes=N announces Content-Length N,
+// then, once the next request arrives on the same connection, sends N body bytes before the
+// answer to it (a broken origin, for the proxy's defence against it).
 class Upstream {
  public:
   struct Record {
@@ -301,6 +305,7 @@ class Upstream {
 
   void serve(int fd) {
     Reader r(fd);
+    uint64_t late_body = 0;  // body bytes owed by /late-head-body, sent before the next answer
     while (!stopped_) {
       auto m = read_message(r, false, true);
       if (!m) break;
@@ -309,10 +314,23 @@ class Upstream {
         records_.push_back({*m, ""});
       }
       if (!m->complete) break;
+      if (late_body > 0) {
+        if (!send_all(fd, std::string(static_cast<size_t>(late_body), 'd'))) break;
+        late_body = 0;
+      }
+      const std::string method = m->start_line.substr(0, m->start_line.find(' '));
       const std::string target = m->start_line.substr(
           m->start_line.find(' ') + 1, m->start_line.rfind(' ') - m->start_line.find(' ') - 1);
       const std::string path = target.substr(0, target.find('?'));
+      const bool head = method == "HEAD";
       if (path.ends_with("/close")) break;
+      if (head && path.ends_with("/late-head-body")) {
+        late_body = std::stoull(param(target, "bytes"));
+        const std::string out = "HTTP/1.1 200 OK\r\nX-Upstream: " + name_ +
+                                "\r\nContent-Length: " + std::to_string(late_body) + "\r\n\r\n";
+        if (!send_all(fd, out)) break;
+        continue;
+      }
       if (path.ends_with("/delay")) {
         std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(param(target, "ms"))));
       }
@@ -320,15 +338,19 @@ class Upstream {
         const uint64_t n = std::stoull(param(target, "bytes"));
         const bool chunked = param(target, "chunked") == "1";
         const bool eof = path.ends_with("/eof");
-        std::string head = "HTTP/1.1 200 OK\r\nX-Upstream: " + name_ + "\r\n";
+        std::string response_head = "HTTP/1.1 200 OK\r\nX-Upstream: " + name_ + "\r\n";
         if (eof) {
-          head += "Connection: close\r\n";
+          response_head += "Connection: close\r\n";
         } else if (chunked) {
-          head += "Transfer-Encoding: chunked\r\n";
+          response_head += "Transfer-Encoding: chunked\r\n";
         } else {
-          head += "Content-Length: " + std::to_string(n) + "\r\n";
+          response_head += "Content-Length: " + std::to_string(n) + "\r\n";
         }
-        if (!send_all(fd, head + "\r\n")) break;
+        if (!send_all(fd, response_head + "\r\n")) break;
+        if (head) {
+          if (eof) break;
+          continue;
+        }
         const std::string block(64 * 1024, 'd');
         uint64_t left = n;
         bool ok = true;
@@ -349,7 +371,8 @@ class Upstream {
       if (path.ends_with("/status")) status = std::stoi(param(target, "code"));
       const std::string body = name_ + " " + target + " " + std::to_string(m->body_bytes);
       std::string out = "HTTP/1.1 " + std::to_string(status) + " X\r\nX-Upstream: " + name_ +
-                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+      if (!head) out += body;
       if (!send_all(fd, out)) break;
     }
     ::shutdown(fd, SHUT_RDWR);
