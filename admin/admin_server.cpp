@@ -1,5 +1,7 @@
 #include "admin/admin_server.h"
 
+#include "proxy/address.h"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
@@ -18,42 +20,6 @@ namespace {
 // Admin requests are tiny; anything bigger is not a client of ours.
 constexpr size_t kAdminHeaderLimit = 16 * 1024;
 constexpr auto kAdminRequestTimeout = std::chrono::seconds(10);
-
-bool parse_address(const std::string& text, tcp::endpoint& out, std::string& error) {
-  std::string host;
-  std::string port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      error = "\"" + text + "\" is not host:port";
-      return false;
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string::npos) {
-      error = "\"" + text + "\" is not host:port";
-      return false;
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-  if (ec) {
-    error = "\"" + host + "\" in \"" + text + "\" is not an IP address";
-    return false;
-  }
-  char* end = nullptr;
-  long value = std::strtol(port.c_str(), &end, 10);
-  if (port.empty() || *end != '\0' || value < 0 || value > 65535) {
-    error = "\"" + port + "\" in \"" + text + "\" is not a port number";
-    return false;
-  }
-  out = tcp::endpoint(address, static_cast<uint16_t>(value));
-  return true;
-}
 
 class AdminServerImpl final : public AdminServer {
  public:
@@ -185,12 +151,16 @@ class AdminServerImpl final : public AdminServer {
 
 std::unique_ptr<AdminServer> AdminServer::create(asio::io_context& io, const std::string& address,
                                                  std::string& error) {
-  tcp::endpoint endpoint;
-  if (!parse_address(address, endpoint, error)) {
+  auto parsed = proxy::parse_host_port(address);
+  boost::system::error_code ec;
+  auto ip = parsed ? asio::ip::make_address(parsed->host.empty() ? "0.0.0.0" : parsed->host, ec)
+                   : asio::ip::address();
+  if (!parsed || ec) {
+    error = "admin listener \"" + address + "\": expected host:port or [v6]:port with an IP literal";
     return nullptr;
   }
+  tcp::endpoint endpoint(ip, parsed->port);
   tcp::acceptor acceptor(io);
-  boost::system::error_code ec;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) {
     acceptor.set_option(asio::socket_base::reuse_address(true), ec);

@@ -23,6 +23,7 @@
 #include "app/control.h"
 #include "ingress/compiler.h"
 #include "ingress/manifest_source.h"
+#include "proxy/address.h"
 #include "proxy/server.h"
 
 namespace {
@@ -32,6 +33,7 @@ using namespace lintel;
 constexpr int kExitOk = 0;
 constexpr int kExitRejected = 1;  // lintel check: some object was rejected
 constexpr int kExitUsage = 2;     // bad flag or unusable configuration
+constexpr int kExitFailed = 1;    // lintel serve could not start (e.g. a port in use)
 
 // "500ms", "5s", "2m", or a bare number of milliseconds.
 bool parse_duration(const std::string& text, std::chrono::milliseconds& out) {
@@ -67,6 +69,18 @@ struct DurationValidator : CLI::Validator {
       return parse_duration(text, ignored)
                  ? std::string()
                  : "\"" + text + "\" is not a duration (e.g. 500ms, 5s, 2m)";
+    };
+  }
+};
+
+// A CLI11 validator for listener addresses (host:port with an IP literal).
+struct AddressValidator : CLI::Validator {
+  AddressValidator() {
+    name_ = "ADDR";
+    func_ = [](const std::string& text) {
+      return proxy::parse_host_port(text)
+                 ? std::string()
+                 : "\"" + text + "\" is not host:port or [v6]:port with an IP literal";
     };
   }
 };
@@ -169,12 +183,12 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
   auto server = proxy::Server::create(proxy_options, error);
   if (!server) {
     spdlog::critical("{}; exiting", error);
-    return kExitUsage;
+    return kExitFailed;
   }
   auto admin = admin::AdminServer::create(io, serve.admin, error);
   if (!admin) {
     spdlog::critical("{}; exiting", error);
-    return kExitUsage;
+    return kExitFailed;
   }
   if (!serve.https.empty()) {
     spdlog::debug("--https {} given: the HTTPS listener arrives with TLS support (issue 3); "
@@ -219,6 +233,7 @@ int main(int argc, char** argv) {
   CommonOptions common;
   ServeOptions serve;
   DurationValidator duration;
+  AddressValidator address;
 
   auto add_common = [&](CLI::App* sub) {
     sub->add_option("--manifests", common.manifests,
@@ -237,10 +252,15 @@ int main(int argc, char** argv) {
 
   CLI::App* serve_cmd = cli.add_subcommand("serve", "Route a folder of Ingress manifests");
   add_common(serve_cmd);
-  serve_cmd->add_option("--http", serve.http, "HTTP listener host:port")->capture_default_str();
-  serve_cmd->add_option("--https", serve.https, "HTTPS listener host:port (TLS: coming)")
+  serve_cmd->add_option("--http", serve.http, "HTTP listener host:port")
+      ->check(address)
       ->capture_default_str();
-  serve_cmd->add_option("--admin", serve.admin, "Admin listener host:port (/healthz, /readyz, /routes)")
+  serve_cmd->add_option("--https", serve.https, "HTTPS listener host:port (TLS: coming)")
+      ->check(address)
+      ->capture_default_str();
+  serve_cmd->add_option("--admin", serve.admin,
+                        "Admin listener host:port (/healthz, /readyz, /routes)")
+      ->check(address)
       ->capture_default_str();
   serve_cmd->add_option("--workers", serve.workers, "Worker threads (default: number of cores)")
       ->check(CLI::Range(1, 256));
@@ -274,6 +294,17 @@ int main(int argc, char** argv) {
   add_common(check_cmd);
   cli.add_subcommand("version", "Print the version");
 
+  // CLI11 would call an unknown command "a missing subcommand"; say what it is.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string_view command = argv[1];
+    if (command != "serve" && command != "check" && command != "version") {
+      std::fprintf(stderr,
+                   "lintel: unknown command \"%s\" (expected serve, check or version; see "
+                   "'lintel --help')\n",
+                   argv[1]);
+      return kExitUsage;
+    }
+  }
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
