@@ -1,3 +1,4 @@
+#include <cctype>
 #include <gtest/gtest.h>
 
 #include "proxy/request_head.h"
@@ -24,6 +25,9 @@ struct Case {
   std::string raw;
   int status;  // 0 accepted, -1 incomplete
 };
+
+// gtest prints parameters in test listings; show the case name, not its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class RequestHeadTest : public ::testing::TestWithParam<Case> {};
 
@@ -91,7 +95,17 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"method delimiters", "G\"T / HTTP/1.1\r\n" + kHost + "\r\n", 400},
         Case{"above root", "GET /../admin HTTP/1.1\r\n" + kHost + "\r\n", 400},
         Case{"tls hello", std::string("\x16\x03\x01\x00\xc8\x01", 6), 400},
-        Case{"long target", "GET /" + std::string(16 * 1024, 'a') + " HTTP/1.1\r\n\r\n", 414}));
+        Case{"long target", "GET /" + std::string(16 * 1024, 'a') + " HTTP/1.1\r\n\r\n", 414}),
+    [](const ::testing::TestParamInfo<Case>& info) {
+      // Readable test names: "underscore name" → "underscore_name".
+      std::string name = info.param.name;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) {
+          c = '_';
+        }
+      }
+      return name + "_" + std::to_string(info.index);
+    });
 
 TEST(RequestHead, FieldLimits) {
   std::string many = "GET / HTTP/1.1\r\n" + kHost;
