@@ -419,12 +419,26 @@ void RouteTable::Builder::add_route(std::string host, Route route) {
 }
 
 void RouteTable::Builder::set_default_backend(std::shared_ptr<const Backend> backend) {
-  default_backend_ = std::move(backend);
+  Route route;
+  route.backend = std::move(backend);
+  set_default_route(std::move(route));
+}
+
+void RouteTable::Builder::set_default_route(Route route) {
+  if (!route.backend) {
+    default_route_.reset();  // the header asks for a backend; none means no default
+    return;
+  }
+  default_route_ = std::move(route);
 }
 
 std::shared_ptr<const RouteTable> RouteTable::Builder::build() && {
   auto table = std::make_shared<RouteTable>();
-  table->default_backend_ = std::move(default_backend_);
+  if (default_route_) {
+    table->default_backend_ = default_route_->backend;
+    table->default_route_ = std::move(default_route_);
+    default_route_.reset();
+  }
 
   // Group by host, keeping the first route of each (host, path, match, rank).
   std::map<std::string, std::vector<Route>> by_host;

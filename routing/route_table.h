@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -69,6 +70,9 @@ struct Route {
   std::string path_type;
   std::shared_ptr<const Backend> backend;  // never null
   std::string source;                      // "Ingress default/web"
+  // Request body limit in bytes for requests routed here. nullopt: the route sets none and
+  // the proxy's global default applies; 0: explicitly no limit; else the limit.
+  std::optional<uint64_t> max_body_bytes;
 };
 
 struct VirtualHost {
@@ -92,6 +96,10 @@ class RouteTable {
 
   const std::vector<VirtualHost>& virtual_hosts() const { return hosts_; }
   const std::shared_ptr<const Backend>& default_backend() const { return default_backend_; }
+  // The default backend with the settings of whatever configured it (its body limit,
+  // source); nullptr when there is no default backend. path and match are unused. It
+  // applies to requests whose Match has a backend but no route.
+  const Route* default_route() const { return default_route_ ? &*default_route_ : nullptr; }
   // Every distinct backend referenced by the table (routes and default), by name.
   const std::vector<std::shared_ptr<const Backend>>& backends() const { return backends_; }
   size_t route_count() const;
@@ -102,18 +110,22 @@ class RouteTable {
    public:
     // host as in VirtualHost::host (the builder lowercases it).
     void add_route(std::string host, Route route);
+    // Same as set_default_route() with a Route that only has `backend`.
     void set_default_backend(std::shared_ptr<const Backend> backend);
+    // route.backend must not be null; path and match are ignored.
+    void set_default_route(Route route);
     std::shared_ptr<const RouteTable> build() &&;
 
    private:
     std::vector<std::pair<std::string, Route>> routes_;
-    std::shared_ptr<const Backend> default_backend_;
+    std::optional<Route> default_route_;
   };
 
  private:
   struct HostIndex;  // lookup structures, defined in route_table.cpp
   std::vector<VirtualHost> hosts_;
-  std::shared_ptr<const Backend> default_backend_;
+  std::shared_ptr<const Backend> default_backend_;  // default_route_->backend, or null
+  std::optional<Route> default_route_;
   std::vector<std::shared_ptr<const Backend>> backends_;
   std::shared_ptr<const HostIndex> index_;
 };

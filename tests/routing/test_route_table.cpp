@@ -158,6 +158,40 @@ TEST(RouteTable, HostChosenBeforePath) {
   EXPECT_EQ(answer(*table, "other.example", "/bar"), "any");
 }
 
+TEST(RouteTable, RouteSettingsTravelWithRoutesAndTheDefaultRoute) {
+  RouteTable::Builder builder;
+  Route limited = route("/up", PathMatch::kPrefix, "up");
+  limited.max_body_bytes = 1024;
+  builder.add_route("a.example", std::move(limited));
+  builder.add_route("a.example", route("/", PathMatch::kPrefix, "root"));
+  Route fallback;
+  fallback.backend = backend("default");
+  fallback.source = "Ingress default/fallback";
+  fallback.max_body_bytes = 0;
+  builder.set_default_route(std::move(fallback));
+  auto table = std::move(builder).build();
+  RouteTable::Match m = table->match("a.example", "/up/file");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->max_body_bytes, 1024u);
+  m = table->match("a.example", "/other");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->max_body_bytes, std::nullopt);
+  m = table->match("b.example", "/");
+  EXPECT_EQ(m.route, nullptr);
+  ASSERT_NE(m.backend, nullptr);
+  ASSERT_NE(table->default_route(), nullptr);
+  EXPECT_EQ(table->default_route()->backend.get(), m.backend);
+  EXPECT_EQ(table->default_route()->max_body_bytes, 0u);
+  EXPECT_EQ(table->default_route()->source, "Ingress default/fallback");
+  EXPECT_EQ(table->default_backend()->name, "default");
+
+  RouteTable::Builder without;
+  without.add_route("a.example", route("/", PathMatch::kPrefix, "root"));
+  auto bare = std::move(without).build();
+  EXPECT_EQ(bare->default_route(), nullptr);
+  EXPECT_EQ(bare->default_backend(), nullptr);
+}
+
 TEST(RouteTable, PrefixIsElementWise) {
   RouteTable::Builder builder;
   builder.add_route("", route("/foo", PathMatch::kPrefix, "foo"));
