@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -47,6 +49,7 @@ using routing::RouteTable;
 using Severity = routing::Diagnostic::Severity;
 
 constexpr std::string_view kLegacyClassAnnotation = "kubernetes.io/ingress.class";
+constexpr std::string_view kProxyBodySizeAnnotation = "nginx.ingress.kubernetes.io/proxy-body-size";
 constexpr std::string_view kTlsSecretType = "kubernetes.io/tls";
 
 std::string lowercase(std::string_view s) {
@@ -701,6 +704,78 @@ void record_tls(const Ingress& ingress, const ClusterState& state, tls::CertStor
   }
 }
 
+// ---- annotations ----
+
+// A size as nginx's client_max_body_size reads it (ngx_parse_size): decimal digits, then
+// optionally one unit letter, k/K (KiB), m/M (MiB) or g/G (GiB). Nothing else: no sign, no
+// space, no fraction, no "b". nullopt when malformed or when it does not fit 64 bits.
+std::optional<uint64_t> parse_nginx_size(std::string_view value) {
+  uint64_t scale = 1;
+  if (!value.empty()) {
+    switch (value.back()) {
+      case 'k':
+      case 'K':
+        scale = uint64_t{1} << 10;
+        break;
+      case 'm':
+      case 'M':
+        scale = uint64_t{1} << 20;
+        break;
+      case 'g':
+      case 'G':
+        scale = uint64_t{1} << 30;
+        break;
+      default:
+        break;
+    }
+    if (scale != 1) {
+      value.remove_suffix(1);
+    }
+  }
+  if (value.empty()) {
+    return std::nullopt;
+  }
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  uint64_t n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (n > (kMax - digit) / 10) {
+      return std::nullopt;
+    }
+    n = n * 10 + digit;
+  }
+  if (n > kMax / scale) {
+    return std::nullopt;
+  }
+  return n * scale;
+}
+
+// The request body limit an Ingress sets for its paths and default backend, from the
+// ingress-nginx annotation proxy-body-size: nullopt when absent or unreadable (the proxy's
+// default applies; an unreadable value gets a warning and is ignored, as ingress-nginx
+// ignores an annotation that fails its validation), 0 for "0" (no limit).
+std::optional<uint64_t> body_limit_of(const Ingress& ingress, std::vector<Diagnostic>& diags) {
+  const auto& annotations = ingress.metadata.annotations;
+  const auto it = annotations.find(std::string(kProxyBodySizeAnnotation));
+  if (it == annotations.end()) {
+    return std::nullopt;
+  }
+  if (auto size = parse_nginx_size(it->second)) {
+    return size;
+  }
+  diags.push_back(make_diag(
+      ingress_name(ingress), ingress.origin,
+      fmt::format("metadata.annotations[{}]", kProxyBodySizeAnnotation),
+      fmt::format("annotation {}: \"{}\" is not a size (bytes, or a number followed by k, m "
+                  "or g, such as \"1024\", \"10k\", \"8m\", \"1g\"; \"0\" for no limit); "
+                  "the annotation is ignored",
+                  kProxyBodySizeAnnotation, it->second)));
+  return std::nullopt;
+}
+
 bool looks_like_regex(std::string_view path) {
   return path.find_first_of("^$*+?()[]{}|\\") != std::string_view::npos;
 }
@@ -760,6 +835,9 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
       ++result.stats.rejected;
       continue;
     }
+
+    // Settings the Ingress's annotations give every route it owns.
+    const std::optional<uint64_t> body_limit = body_limit_of(ingress, diags);
 
     // One warning per (Ingress, backend), at its first reference.
     std::set<std::string> reported_backends;
@@ -829,6 +907,7 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
         route.path_type = path_type_name(path.path_type);
         route.backend = use_backend(*path.backend.service, field + ".backend.service");
         route.source = object;
+        route.max_body_bytes = body_limit;
         builder.add_route(host, std::move(route));
       }
     }
@@ -847,7 +926,11 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
                         ingress_name(*default_owner))));
       } else {
         default_owner = &ingress;
-        builder.set_default_backend(use_backend(*def->service, field + ".service"));
+        Route route;
+        route.backend = use_backend(*def->service, field + ".service");
+        route.source = object;
+        route.max_body_bytes = body_limit;
+        builder.set_default_route(std::move(route));
       }
     }
 

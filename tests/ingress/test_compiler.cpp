@@ -341,6 +341,117 @@ TEST(CompileDefaultBackend, NoneMeans404) {
   EXPECT_EQ(r.routes->match("b.example", "/").backend, nullptr);
 }
 
+// ---- annotations ----
+
+constexpr const char* kBodySize = "nginx.ingress.kubernetes.io/proxy-body-size";
+
+TEST(CompileAnnotations, ProxyBodySizeReadsNginxSizes) {
+  struct Case {
+    const char* value;
+    std::optional<uint64_t> limit;  // nullopt: refused with a warning
+  };
+  const std::vector<Case> cases = {
+      {"1024", 1024},
+      {"0", 0},
+      {"10k", 10 * 1024},
+      {"10K", 10 * 1024},
+      {"8m", 8 * 1024 * 1024},
+      {"8M", 8 * 1024 * 1024},
+      {"1g", uint64_t{1} << 30},
+      {"1G", uint64_t{1} << 30},
+      {"007", 7},
+      {"17179869183G", uint64_t{17179869183} << 30},  // the largest that fits 64 bits
+      {"17179869184G", std::nullopt},
+      {"18446744073709551616", std::nullopt},
+      {"", std::nullopt},
+      {"m", std::nullopt},
+      {"-1", std::nullopt},
+      {"+5", std::nullopt},
+      {"1.5m", std::nullopt},
+      {" 1m", std::nullopt},
+      {"1m ", std::nullopt},
+      {"1mb", std::nullopt},
+      {"1b", std::nullopt},
+      {"1t", std::nullopt},
+      {"1kk", std::nullopt},
+      {"ten", std::nullopt},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string("value \"") + c.value + "\"");
+    ClusterState state;
+    add_service(state, "default", "svc");
+    Ingress i =
+        ingress("default", "up", {rule("a.example", {path_to("/", PathType::kPrefix, "svc", 80)})});
+    i.metadata.annotations[kBodySize] = c.value;
+    state.put(i);
+    CompileResult r = compile(state, CompileOptions{});
+    auto m = r.routes->match("a.example", "/");
+    ASSERT_NE(m.route, nullptr);
+    EXPECT_EQ(m.route->max_body_bytes, c.limit);
+    if (c.limit) {
+      EXPECT_TRUE(r.diagnostics.empty()) << all_diags(r);
+    } else {
+      // The route is still served (without a limit): only the annotation is ignored.
+      ASSERT_EQ(r.diagnostics.size(), 1u) << all_diags(r);
+      const Diagnostic& d = r.diagnostics[0];
+      EXPECT_EQ(d.severity, Diagnostic::Severity::kWarning);
+      EXPECT_FALSE(d.rejected);
+      EXPECT_EQ(d.object, "Ingress default/up");
+      EXPECT_EQ(d.field, std::string("metadata.annotations[") + kBodySize + "]");
+      EXPECT_NE(d.message.find(kBodySize), std::string::npos) << d.message;
+      EXPECT_NE(d.message.find(std::string("\"") + c.value + "\""), std::string::npos)
+          << d.message;
+      EXPECT_NE(d.message.find("ignored"), std::string::npos) << d.message;
+    }
+  }
+}
+
+TEST(CompileAnnotations, ProxyBodySizeAppliesToTheOwningIngressOnly) {
+  ClusterState state;
+  add_service(state, "default", "svc");
+  add_service(state, "default", "fallback");
+  // Older, owns "/" of a.example and the default backend; sets 1m.
+  Ingress limited = ingress("default", "limited",
+                            {rule("a.example", {path_to("/", PathType::kPrefix, "svc", 80)})},
+                            "2024-01-01T00:00:00Z");
+  limited.metadata.annotations[kBodySize] = "1m";
+  limited.spec.default_backend = service_backend("fallback", 80);
+  state.put(limited);
+  // Newer, merges /upload into the same host without the annotation, and loses its
+  // conflicting "/" and default backend.
+  Ingress other = ingress("default", "other",
+                          {rule("a.example", {path_to("/upload", PathType::kPrefix, "svc", 80),
+                                              path_to("/", PathType::kPrefix, "svc", 80)})},
+                          "2024-01-02T00:00:00Z");
+  other.spec.default_backend = service_backend("svc", 80);
+  state.put(other);
+  CompileResult r = compile(state, CompileOptions{});
+  auto m = r.routes->match("a.example", "/x");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->source, "Ingress default/limited");
+  EXPECT_EQ(m.route->max_body_bytes, 1024u * 1024);
+  m = r.routes->match("a.example", "/upload/file");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->source, "Ingress default/other");
+  EXPECT_EQ(m.route->max_body_bytes, std::nullopt);
+  const routing::Route* def = r.routes->default_route();
+  ASSERT_NE(def, nullptr);
+  EXPECT_EQ(def->backend->name, "default/fallback:80");
+  EXPECT_EQ(def->source, "Ingress default/limited");
+  EXPECT_EQ(def->max_body_bytes, 1024u * 1024);
+
+  // The default backend takes the limit of the Ingress that owns it.
+  ClusterState only_default;
+  add_service(only_default, "default", "fallback");
+  Ingress d = ingress("default", "d", {});
+  d.spec.default_backend = service_backend("fallback", 80);
+  d.metadata.annotations[kBodySize] = "0";
+  only_default.put(d);
+  r = compile(only_default, CompileOptions{});
+  ASSERT_NE(r.routes->default_route(), nullptr);
+  EXPECT_EQ(r.routes->default_route()->max_body_bytes, 0u);
+}
+
 // ---- backend resolution ----
 
 TEST(CompileBackends, NamedPortAndTargetPortByNameViaSlicePorts) {
