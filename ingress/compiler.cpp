@@ -972,6 +972,15 @@ std::string endpoints_text(const Backend& backend) {
   return out;
 }
 
+// Route settings beyond the backend, as a suffix of the last column ("" when none).
+std::string settings_text(const Route& route) {
+  if (!route.max_body_bytes) {
+    return {};
+  }
+  return *route.max_body_bytes == 0 ? std::string(" [max body: none]")
+                                    : fmt::format(" [max body: {} bytes]", *route.max_body_bytes);
+}
+
 }  // namespace
 
 std::string format_route_table(const routing::RouteTable& table) {
@@ -981,7 +990,7 @@ std::string format_route_table(const routing::RouteTable& table) {
     for (const Route& route : vhost.routes) {
       rows.push_back({vhost.host.empty() ? std::string("*") : vhost.host,
                       route.rule_path.empty() ? std::string("/") : route.rule_path, route.path_type,
-                      route.backend->name, endpoints_text(*route.backend)});
+                      route.backend->name, endpoints_text(*route.backend) + settings_text(route)});
     }
   }
   std::array<size_t, 4> width{};
@@ -999,8 +1008,9 @@ std::string format_route_table(const routing::RouteTable& table) {
     out += row[4];
     out += '\n';
   }
-  if (const auto& def = table.default_backend()) {
-    out += fmt::format("default backend: {} {}\n", def->name, endpoints_text(*def));
+  if (const Route* def = table.default_route()) {
+    out += fmt::format("default backend: {} {}{}\n", def->backend->name,
+                       endpoints_text(*def->backend), settings_text(*def));
   } else {
     out += "default backend: none (404)\n";
   }

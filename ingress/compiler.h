@@ -41,7 +41,9 @@ struct CompileResult {
 CompileResult compile(const ClusterState& state, const CompileOptions& options);
 
 // The routing table as text for `lintel check`: one line per route (host, path, type,
-// backend, endpoints), then the default backend.
+// backend, endpoints, then route settings such as the body limit when set), then the
+// default backend. It shows everything a route carries: app/ compares this text to skip
+// publishing a compile that changed nothing.
 std::string format_route_table(const routing::RouteTable& table);
 
 }  // namespace lintel::ingress
