@@ -114,7 +114,8 @@ class Session final : public Connection {
     limits_.max_request_target = options_.max_request_target;
     limits_.max_header_bytes = options_.max_header_bytes;
     limits_.max_header_fields = options_.max_header_fields;
-    if (options_.max_body_bytes > 0) limits_.max_body_bytes = options_.max_body_bytes;
+    // No body limit in limits_: the limit depends on the route (see body_limit()), so it
+    // is applied after matching, in forward().
     error_code ec;
     listener_port_ = down_.socket().local_endpoint(ec).port();
     down_.socket().set_option(tcp::no_delay(true), ec);
@@ -223,11 +224,8 @@ class Session final : public Connection {
     // point into in_ and are not used past this point.
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(in_.max_size()));
-    if (limits_.max_body_bytes) {
-      parser_->body_limit(*limits_.max_body_bytes);
-    } else {
-      parser_->body_limit(boost::none);
-    }
+    // Set in forward() once the route is known; no body byte is decoded before that.
+    parser_->body_limit(boost::none);
     // Beast 1.81 reads chunk extensions of any length (bounded only by our read buffer);
     // they carry nothing we forward, so a long one is refused as the abuse it is.
     parser_->on_chunk_header(on_chunk_header_);
@@ -367,6 +365,17 @@ class Session final : public Connection {
     co_return stream.release_socket();
   }
 
+  // The request body limit for `route` (nullptr: no route matched): the route's own when
+  // it sets one (0 there means none), else ProxyOptions::max_body_bytes (0: none).
+  std::optional<uint64_t> body_limit(const routing::Route* route) const {
+    if (route && route->max_body_bytes) {
+      if (*route->max_body_bytes == 0) return std::nullopt;
+      return route->max_body_bytes;
+    }
+    if (options_.max_body_bytes > 0) return options_.max_body_bytes;
+    return std::nullopt;
+  }
+
   void drop_upstream() {
     if (up_) {
       error_code ec;
@@ -382,6 +391,20 @@ class Session final : public Connection {
     const SnapshotPtr snapshot = worker_.snapshot();
     if (!snapshot || !snapshot->routes) co_return co_await answer_error(ex, ErrorKind::kNoSnapshot);
     const auto match = snapshot->routes->match(rq.host, rq.path);
+
+    // The body limit (DESIGN.md "Defaults"): a declared length over it is refused before
+    // anything is forwarded; a chunked body is refused by the parser at the chunk header
+    // that would exceed it, before that chunk is forwarded (see send_request()).
+    const routing::Route* route = match.route;
+    if (!route && match.backend) route = snapshot->routes->default_route();
+    if (const auto limit = body_limit(route)) {
+      if (rq.framing == BodyFraming::kContentLength && rq.content_length > *limit) {
+        co_return co_await refuse(ex, ErrorKind::kPayloadTooLarge,
+                                  "Content-Length over the body limit");
+      }
+      parser_->body_limit(*limit);
+    }
+
     if (!match.backend) co_return co_await answer_error(ex, ErrorKind::kNoRoute);
     const routing::Backend& backend = *match.backend;
     if (!backend.endpoints || backend.endpoints->endpoints.empty()) {
@@ -444,7 +467,10 @@ class Session final : public Connection {
       if (!failure) break;
       if (*failure == ErrorKind::kRequestTimeout || *failure == ErrorKind::kBadRequest ||
           *failure == ErrorKind::kPayloadTooLarge) {
-        // The client broke off or broke its body: the upstream saw a partial request.
+        // The client broke off, broke its body or went over the body limit: the upstream
+        // saw a partial request, and closing its connection tells it so. No response byte
+        // was sent to the client yet (the response is read only once the whole body is
+        // sent), so the client still gets the answer before the close.
         drop_upstream();
         co_return co_await refuse(ex, *failure, "request body");
       }

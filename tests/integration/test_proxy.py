@@ -563,12 +563,9 @@ class HostileVectorsTest(unittest.TestCase):
             self.fail(f"{late} request(s) reached a backend after their vector was judged; "
                       f"all heads received: {heads}")
 
-    # Known gap, tracked: these vectors assume a body limit, which DESIGN.md "Defaults" sets
-    # per Ingress with nginx.ingress.kubernetes.io/proxy-body-size (set to 1m above);
-    # lintel does not read that annotation yet, so it streams the 10 GiB body (rightly,
-    # without a limit). When the annotation lands this becomes an unexpected success:
-    # remove the decorator then.
-    @unittest.expectedFailure
+    # These vectors assume a body limit, which DESIGN.md "Defaults" sets per Ingress with
+    # nginx.ingress.kubernetes.io/proxy-body-size (set to 1m above); without it lintel
+    # would rightly stream the 10 GiB body.
     def test_hostile_body_limit_vectors(self):
         for vector in HOSTILE:
             if vector["name"] in BODY_LIMIT_VECTORS:

@@ -381,6 +381,141 @@ TEST_F(ProxyTest, PublishSwapsRoutesWithoutDroppingConnections) {
   EXPECT_EQ(r->get("X-Upstream"), "second");
 }
 
+// ---------------------------------------------------------------- body limits
+
+// Per-route body limits (the proxy-body-size annotation, carried on routing::Route), with
+// ProxyOptions::max_body_bytes as the fallback for routes that set none.
+class BodyLimitTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kRouteLimit = 1024;
+  static constexpr uint64_t kGlobalLimit = 4096;
+  static constexpr uint64_t kDefaultRouteLimit = 100;
+
+  void SetUp() override {
+    live_ = std::make_unique<Upstream>("127.0.0.41", "live");
+    const auto backend = make_backend("default/app:80", {{"127.0.0.41", live_->port()}});
+    routing::RouteTable::Builder b;
+    auto limited = prefix("/", backend);
+    limited.max_body_bytes = kRouteLimit;
+    b.add_route("limit.example", limited);
+    auto unlimited = prefix("/free", backend);
+    unlimited.max_body_bytes = 0;  // "0": no limit, even over the global one
+    b.add_route("limit.example", unlimited);
+    b.add_route("plain.example", prefix("/", backend));  // none set: the global limit
+    routing::Route fallback;
+    fallback.backend = backend;
+    fallback.max_body_bytes = kDefaultRouteLimit;
+    b.set_default_route(fallback);
+    ProxyOptions options;
+    options.http_address = "127.0.0.1:0";
+    options.access_log = false;
+    options.max_body_bytes = kGlobalLimit;
+    std::string error;
+    server_ = Server::create(options, error);
+    ASSERT_TRUE(server_) << error;
+    server_->publish(make_snapshot(std::move(b)));
+    server_->start();
+    port_ = port_of(*server_);
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+  }
+
+  static std::string post(const std::string& path, const std::string& host, uint64_t length) {
+    return "POST " + path + " HTTP/1.1\r\nHost: " + host +
+           "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n" +
+           std::string(static_cast<size_t>(length), 'b');
+  }
+  static std::string chunk(size_t n) {
+    char size_line[32];
+    std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+    return size_line + std::string(n, 'c') + "\r\n";
+  }
+  static constexpr const char* kChunkedHead =
+      "POST /up HTTP/1.1\r\nHost: limit.example\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+  // The answer is 413 with Connection: close, then the connection is closed.
+  static void expect_413_and_close(Client& c) {
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status(), 413);
+    EXPECT_EQ(r->get("Connection"), "close");
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+
+  std::unique_ptr<Upstream> live_;
+  std::unique_ptr<Server> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(BodyLimitTest, ContentLengthOverTheRouteLimitIs413BeforeForwarding) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(post("/up", "limit.example", kRouteLimit + 1)));
+  expect_413_and_close(c);
+  EXPECT_EQ(live_->connections(), 0u);  // no upstream was even connected to
+}
+
+TEST_F(BodyLimitTest, BodiesUpToTheLimitPass) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(post("/up", "limit.example", kRouteLimit)));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /up " + std::to_string(kRouteLimit));
+  // Chunked, in two chunks summing to the limit, on the same connection.
+  ASSERT_TRUE(
+      c.send(std::string(kChunkedHead) + chunk(kRouteLimit - 24) + chunk(24) + "0\r\n\r\n"));
+  r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /up " + std::to_string(kRouteLimit));
+  EXPECT_EQ(live_->records().at(1).request.body_bytes, kRouteLimit);
+}
+
+TEST_F(BodyLimitTest, ChunkOverTheLimitInTheFirstBytesIs413WithoutForwarding) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(std::string(kChunkedHead) + "401\r\n"));
+  expect_413_and_close(c);
+  EXPECT_EQ(live_->connections(), 0u);
+}
+
+TEST_F(BodyLimitTest, ChunkedBodyGoingOverTheLimitWhileStreamedIsCut) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(std::string(kChunkedHead) + chunk(1000)));
+  // The request is on its way upstream (its first chunk under the limit) before the chunk
+  // that goes over arrives.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (live_->connections() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // poll interval, not a wait
+  }
+  ASSERT_EQ(live_->connections(), 1u);
+  ASSERT_TRUE(c.send(chunk(100)));
+  expect_413_and_close(c);
+  EXPECT_EQ(live_->complete_count(), 0u);  // the upstream never saw a whole request
+}
+
+TEST_F(BodyLimitTest, ZeroLiftsTheGlobalLimitAndRoutesWithoutOneUseIt) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(post("/free", "limit.example", kGlobalLimit * 2)));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "live /free " + std::to_string(kGlobalLimit * 2));
+  ASSERT_TRUE(c.send(post("/", "plain.example", kGlobalLimit)));
+  r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 200);
+  ASSERT_TRUE(c.send(post("/", "plain.example", kGlobalLimit + 1)));
+  expect_413_and_close(c);
+}
+
+TEST_F(BodyLimitTest, DefaultRouteHasItsOwnLimit) {
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send(post("/", "unknown.example", kDefaultRouteLimit)));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 200);
+  ASSERT_TRUE(c.send(post("/", "unknown.example", kDefaultRouteLimit + 1)));
+  expect_413_and_close(c);
+}
+
 // ---------------------------------------------------------------- hostile vectors
 
 class HostileVectorsTest : public ::testing::Test {
