@@ -1,5 +1,6 @@
 #include "proxy/log.h"
 
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -14,6 +15,25 @@ spdlog::logger& proxy_log() {
     return own;
   }();
   return *logger;
+}
+
+std::string LogThrottle::summary() {
+  std::string out;
+  if (refused_ > 0) {
+    out = fmt::format(
+        "{} request{} refused as invalid, over a limit or too slow (logged at debug level; "
+        "each is in the access log)",
+        refused_, refused_ == 1 ? "" : "s");
+  }
+  if (suppressed_ > 0) {
+    if (!out.empty()) out += "; ";
+    out += fmt::format("{} upstream failure warning{} suppressed (over {} per interval)",
+                       suppressed_, suppressed_ == 1 ? "" : "s", warning_budget_);
+  }
+  refused_ = 0;
+  suppressed_ = 0;
+  warnings_ = 0;
+  return out;
 }
 
 }  // namespace lintel::proxy

@@ -247,11 +247,13 @@ class Session final : public Connection {
     const ErrorInfo& info = error_info(kind);
     if (!down_.socket().is_open()) {
       // A deadline passed: beast::tcp_stream closed the socket, so no answer can be sent.
-      proxy_log().info("client {}: {} ({}): closed", client_, info.log, detail);
+      worker_.log_throttle().count_refused();
+      proxy_log().debug("client {}: {} ({}): closed", client_, info.log, detail);
       finish(ex);  // status 0: closed without a response
       co_return false;
     }
-    proxy_log().info("client {}: {} ({}): answering {}", client_, info.log, detail, info.status);
+    worker_.log_throttle().count_refused();
+    proxy_log().debug("client {}: {} ({}): answering {}", client_, info.log, detail, info.status);
     co_await write_error(ex, kind, true);
     co_await linger();
     co_return false;
@@ -350,15 +352,19 @@ class Session final : public Connection {
     error_code ec;
     const auto address = asio::ip::make_address(endpoint.address, ec);
     if (ec) {
-      proxy_log().warn("endpoint {}: not an IP address", endpoint.to_string());
+      if (worker_.log_throttle().allow_warning()) {
+        proxy_log().warn("endpoint {}: not an IP address", endpoint.to_string());
+      }
       co_return std::nullopt;
     }
     beast::tcp_stream stream(worker_.io());
     stream.expires_after(options_.connect_timeout);
     co_await stream.async_connect(tcp::endpoint(address, endpoint.port), use_ec(ec));
     if (ec) {
-      proxy_log().warn("client {}: connect to {} failed: {}", client_, endpoint.to_string(),
-                       ec.message());
+      if (worker_.log_throttle().allow_warning()) {
+        proxy_log().warn("client {}: connect to {} failed: {}", client_, endpoint.to_string(),
+                         ec.message());
+      }
       co_return std::nullopt;
     }
     stream.socket().set_option(tcp::no_delay(true), ec);
@@ -408,8 +414,9 @@ class Session final : public Connection {
     if (!match.backend) co_return co_await answer_error(ex, ErrorKind::kNoRoute);
     const routing::Backend& backend = *match.backend;
     if (!backend.endpoints || backend.endpoints->endpoints.empty()) {
-      proxy_log().info("client {}: backend {} has no endpoints ({}): answering 503", client_,
-                       backend.name, backend.problem);
+      // Debug only: the cause is a diagnostic of the compile, and any client can repeat it.
+      proxy_log().debug("client {}: backend {} has no endpoints ({}): answering 503", client_,
+                        backend.name, backend.problem);
       co_return co_await answer_error(ex, ErrorKind::kNoEndpoints);
     }
 
@@ -448,10 +455,12 @@ class Session final : public Connection {
       }
     }
     if (!up_) {
-      proxy_log().warn(
-          "client {}: backend {}: no endpoint of {} tried accepted a connection: "
-          "answering 502",
-          client_, backend.name, tries);
+      if (worker_.log_throttle().allow_warning()) {
+        proxy_log().warn(
+            "client {}: backend {}: no endpoint of {} tried accepted a connection: "
+            "answering 502",
+            client_, backend.name, tries);
+      }
       co_return co_await answer_error(ex, ErrorKind::kUpstreamConnect);
     }
     ex.record.upstream = key;
@@ -490,8 +499,10 @@ class Session final : public Connection {
       pooled = false;
     }
     if (failure) {
-      proxy_log().warn("client {}: upstream {} for {}: {}: answering {}", client_, key,
-                       backend.name, error_info(*failure).log, error_info(*failure).status);
+      if (worker_.log_throttle().allow_warning()) {
+        proxy_log().warn("client {}: upstream {} for {}: {}: answering {}", client_, key,
+                         backend.name, error_info(*failure).log, error_info(*failure).status);
+      }
       co_return co_await answer_error(ex, *failure);
     }
     co_return co_await relay_response(ex, key);
@@ -517,7 +528,7 @@ class Session final : public Connection {
       const size_t n = co_await read_body(ec);
       ex.record.bytes_in += n;
       if (ec) {
-        proxy_log().info("client {}: request body read failed: {}", client_, ec.message());
+        proxy_log().debug("client {}: request body read failed: {}", client_, ec.message());
         co_return client_body_error(ec);
       }
       out.clear();
@@ -658,10 +669,12 @@ class Session final : public Connection {
       if (ec) {
         // The response head is out: the only way left to tell the client the body is
         // truncated is to close without the final chunk (or before Content-Length bytes).
-        proxy_log().warn(
-            "client {}: upstream {} failed during the response body: {}; "
-            "closing the client connection",
-            client_, key, ec.message());
+        if (worker_.log_throttle().allow_warning()) {
+          proxy_log().warn(
+              "client {}: upstream {} failed during the response body: {}; "
+              "closing the client connection",
+              client_, key, ec.message());
+        }
         drop_upstream();
         finish(ex);
         co_return false;

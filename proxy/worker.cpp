@@ -20,6 +20,10 @@ namespace {
 
 // How often idle pooled upstream connections are checked for their idle timeout.
 constexpr std::chrono::seconds kPoolSweepInterval{5};
+// Log volume: at most kUpstreamWarningsPerInterval upstream failure warnings per worker per
+// kLogSummaryInterval, and one summary line per interval for what was counted instead.
+constexpr std::chrono::seconds kLogSummaryInterval{10};
+constexpr size_t kUpstreamWarningsPerInterval = 20;
 // Pause after accept() fails for lack of descriptors, so the loop does not spin.
 constexpr std::chrono::milliseconds kAcceptErrorPause{50};
 
@@ -42,7 +46,8 @@ Worker::Worker(int index, const ProxyOptions& options, AccessLog* access_log)
     : index_(index),
       options_(options),
       access_log_(access_log),
-      pool_(options.upstream_idle_per_endpoint, options.upstream_idle_timeout) {}
+      pool_(options.upstream_idle_per_endpoint, options.upstream_idle_timeout),
+      log_throttle_(kUpstreamWarningsPerInterval) {}
 
 Worker::~Worker() {
   // Sockets must go before the io_context they belong to (declared after pool_).
@@ -115,7 +120,18 @@ void Worker::shutdown() {
   const auto connections = connections_;
   for (Connection* c : connections) c->close_all();
   pool_.close_all();
+  log_summary();
   work_.reset();  // run() returns once the sessions have unwound
+}
+
+void Worker::log_summary() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_summary_);
+  last_summary_ = now;
+  const std::string summary = log_throttle_.summary();
+  if (!summary.empty()) {
+    proxy_log().info("worker {}, last {} s: {}", index_, seconds.count(), summary);
+  }
 }
 
 asio::awaitable<void> Worker::accept_loop() {
@@ -145,6 +161,7 @@ asio::awaitable<void> Worker::sweep_loop() {
     co_await sweep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) co_return;
     pool_.sweep();
+    if (std::chrono::steady_clock::now() - last_summary_ >= kLogSummaryInterval) log_summary();
   }
 }
 

@@ -19,6 +19,7 @@
 
 #include "proxy/access_log.h"
 #include "proxy/balancer.h"
+#include "proxy/log.h"
 #include "proxy/request_id.h"
 #include "proxy/server.h"
 #include "proxy/snapshot.h"
@@ -57,6 +58,8 @@ class Worker {
   RoundRobin& balancer() { return balancer_; }
   RequestIdGenerator& request_ids() { return request_ids_; }
   AccessLog* access_log() { return access_log_; }
+  // Per-request log lines go through this; its summary is logged every kLogSummaryInterval.
+  LogThrottle& log_throttle() { return log_throttle_; }
   bool stopping() const { return stopping_; }
   void track(Connection* c) { connections_.insert(c); }
   void untrack(Connection* c) { connections_.erase(c); }
@@ -64,6 +67,7 @@ class Worker {
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> sweep_loop();
+  void log_summary();
   void shutdown();
 
   int index_;
@@ -74,6 +78,8 @@ class Worker {
   UpstreamPool pool_;
   RoundRobin balancer_;
   RequestIdGenerator request_ids_;
+  LogThrottle log_throttle_;
+  std::chrono::steady_clock::time_point last_summary_ = std::chrono::steady_clock::now();
   std::unordered_set<Connection*> connections_;
   bool stopping_ = false;
   std::thread thread_;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "proxy/log.h"
 #include "proxy/server.h"
 #include "test_support.h"
 
@@ -379,6 +380,29 @@ TEST_F(ProxyTest, PublishSwapsRoutesWithoutDroppingConnections) {
   }
   EXPECT_EQ(status, 200);
   EXPECT_EQ(r->get("X-Upstream"), "second");
+}
+
+// ---------------------------------------------------------------- log volume
+
+TEST(LogThrottle, CountsRefusedAndCapsWarningsPerInterval) {
+  LogThrottle throttle(2);
+  EXPECT_EQ(throttle.summary(), "");
+  throttle.count_refused();
+  EXPECT_TRUE(throttle.allow_warning());
+  EXPECT_TRUE(throttle.allow_warning());
+  EXPECT_FALSE(throttle.allow_warning());
+  EXPECT_FALSE(throttle.allow_warning());
+  EXPECT_EQ(throttle.summary(),
+            "1 request refused as invalid, over a limit or too slow (logged at debug level; "
+            "each is in the access log); 2 upstream failure warnings suppressed (over 2 per "
+            "interval)");
+  // A new interval: the budget is back, the counts start again.
+  EXPECT_TRUE(throttle.allow_warning());
+  EXPECT_EQ(throttle.summary(), "");
+  for (int i = 0; i < 3; ++i) throttle.count_refused();
+  EXPECT_EQ(throttle.summary(),
+            "3 requests refused as invalid, over a limit or too slow (logged at debug level; "
+            "each is in the access log)");
 }
 
 // ---------------------------------------------------------------- body limits
