@@ -1,5 +1,7 @@
 #include "tls/cert_store.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 
 namespace lintel::tls {
@@ -72,9 +74,51 @@ CertStore::CertStore(std::shared_ptr<const ServerContext> default_context)
   }
 }
 
-const ServerContext* CertStore::find_by_digest(const std::string& digest) const {
-  auto it = by_digest_.find(digest);
-  return it == by_digest_.end() ? nullptr : it->second.get();
+bool CertStore::same_options(const ServerContext& context) const {
+  // A context holds its ticket ring: reuse it only where it was made with ours.
+  return default_ && context.options().tickets == default_->options().tickets;
+}
+
+Result<std::shared_ptr<const ServerContext>> CertStore::context_from_pem(
+    std::string_view cert_pem, std::string_view key_pem, const CertStore* previous) {
+  if (!default_) {
+    return Error{"the certificate store has no default certificate"};
+  }
+  // SHA-256 over both inputs, length-prefixed so that moving bytes from one to the other
+  // cannot produce the same digest.
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  const uint64_t cert_len = cert_pem.size();
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool hashed = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+                      EVP_DigestUpdate(ctx, &cert_len, sizeof cert_len) == 1 &&
+                      EVP_DigestUpdate(ctx, cert_pem.data(), cert_pem.size()) == 1 &&
+                      EVP_DigestUpdate(ctx, key_pem.data(), key_pem.size()) == 1 &&
+                      EVP_DigestFinal_ex(ctx, md, &md_len) == 1;
+  EVP_MD_CTX_free(ctx);
+  const std::string input(reinterpret_cast<const char*>(md), hashed ? md_len : 0);
+  if (hashed) {
+    if (auto it = by_pem_.find(input); it != by_pem_.end()) {
+      return it->second;
+    }
+    if (previous != nullptr) {
+      if (auto it = previous->by_pem_.find(input);
+          it != previous->by_pem_.end() && same_options(*it->second)) {
+        by_pem_.emplace(input, it->second);
+        by_digest_.emplace(it->second->certificate().chain_digest(), it->second);
+        return it->second;
+      }
+    }
+  }
+  auto key = CertifiedKey::from_pem(cert_pem, key_pem);
+  if (!key) {
+    return key.error();
+  }
+  auto context = make_context(std::move(key).value(), previous);
+  if (context && hashed) {
+    by_pem_.emplace(input, *context);
+  }
+  return context;
 }
 
 Result<std::shared_ptr<const ServerContext>> CertStore::make_context(CertifiedKey key,
@@ -89,8 +133,7 @@ Result<std::shared_ptr<const ServerContext>> CertStore::make_context(CertifiedKe
   if (previous != nullptr) {
     auto it = previous->by_digest_.find(digest);
     // Same chain, and built with the same ticket ring (a context holds its ring).
-    if (it != previous->by_digest_.end() &&
-        it->second->options().tickets == default_->options().tickets) {
+    if (it != previous->by_digest_.end() && same_options(*it->second)) {
       by_digest_.emplace(digest, it->second);
       return it->second;
     }

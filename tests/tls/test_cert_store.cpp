@@ -99,6 +99,25 @@ TEST_F(CertStoreTest, ContextsAreReusedByChainDigest) {
   EXPECT_NE(rebuilt.value().get(), first.get());
 }
 
+TEST_F(CertStoreTest, ContextFromPemSkipsParsingUnchangedSecrets) {
+  CertifiedKey key = issue({"p.example.com"});
+  const std::string pem = key.chain_pem();
+  const std::string key_pem = key.key_pem();
+  auto first = store_->context_from_pem(pem, key_pem);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ((*first)->certificate().check_covers("p.example.com"), std::nullopt);
+  EXPECT_EQ(store_->context_from_pem(pem, key_pem).value().get(), first->get());
+  CertStore next(store_->default_context());
+  EXPECT_EQ(next.context_from_pem(pem, key_pem, store_.get()).value().get(), first->get());
+  // Same certificate, re-encoded input (a trailing newline): parsed again, and then the
+  // chain digest still finds the same context.
+  EXPECT_EQ(next.context_from_pem(pem + "\n", key_pem, store_.get()).value().get(), first->get());
+  // Errors are values, reported on every compile.
+  auto bad = next.context_from_pem(pem, issue({"p.example.com"}).key_pem(), store_.get());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "tls.key does not match the certificate");
+}
+
 TEST_F(CertStoreTest, Equivalence) {
   CertStore same(store_->default_context());
   same.add("*.example.com", wildcard_);
