@@ -9,8 +9,8 @@
 // the default. SNI chooses the certificate; the Host header chooses the route.
 //
 // Threads:
-//   - building (constructor, make_context, add, add_host): the control thread (compile()),
-//     before the store is published; never after.
+//   - building (constructor, context_from_pem, make_context, add, add_host): the control
+//     thread (compile()), before the store is published; never after.
 //   - everything const (select, hosts, certificates, ...): any worker, concurrently, no lock:
 //     the maps are not modified once published. select() does not allocate.
 //
