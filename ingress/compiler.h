@@ -4,6 +4,7 @@
 //
 // Thread: any; reads `state` only.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "routing/diagnostic.h"
 #include "routing/route_table.h"
 #include "tls/cert_store.h"
+#include "tls/server_context.h"
 
 namespace lintel::ingress {
 
@@ -22,6 +24,14 @@ struct CompileOptions {
   // Ingresses with neither spec.ingressClassName nor the legacy annotation are ours when
   // this is true (files mode), or when our IngressClass is marked default.
   bool watch_ingress_without_class = true;
+  // TLS inputs (the compiler stays pure: the time and the default certificate come in).
+  // Certificates are checked for validity at `now`.
+  std::chrono::system_clock::time_point now{};
+  // Serves hosts without a usable certificate, and handshakes without/with unknown SNI.
+  // Null (tests, lintel check without TLS): the store gets no contexts, only hosts.
+  std::shared_ptr<const tls::ServerContext> default_context;
+  // The live store, so unchanged Secrets reuse their parsed contexts (a parse costs ~1 ms).
+  std::shared_ptr<const tls::CertStore> previous_certs;
 };
 
 struct CompileStats {

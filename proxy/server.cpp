@@ -96,6 +96,8 @@ class ServerImpl final : public Server {
   }
 
   std::string http_address() const override { return address_; }
+  // No HTTPS listener yet (issue 3 adds it).
+  std::string https_address() const override { return ""; }
 
  private:
   ProxyOptions options_;  // workers keep a reference: lives as long as they do

@@ -40,6 +40,15 @@ struct ProxyOptions {
   // request body limit in bytes for every route; 0 = none (bodies are streamed). Over it:
   // 413 before forwarding for a Content-Length, connection closed for a chunked body.
   uint64_t max_body_bytes = 0;
+  // HTTPS (issue 3). Empty https_address = no HTTPS listener. Certificates come from each
+  // snapshot's CertStore (SNI), so a new snapshot changes them for new handshakes only.
+  std::string https_address;
+  std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake deadline
+  // The public HTTPS port written into 308 redirects (443 behind the chart's Service).
+  uint16_t https_redirect_port = 443;
+  // Strict-Transport-Security on HTTPS responses of routes with Route::tls.
+  bool hsts = true;
+  std::string hsts_value = "max-age=31536000; includeSubDomains";
 };
 
 class Server {
@@ -58,6 +67,8 @@ class Server {
   // The bound HTTP address of worker listeners ("127.0.0.1:8080"), with the real port
   // when the option said port 0.
   virtual std::string http_address() const = 0;
+  // The bound HTTPS address, "" when there is no HTTPS listener.
+  virtual std::string https_address() const = 0;
 };
 
 }  // namespace lintel::proxy
