@@ -24,6 +24,8 @@ own block of N (see ADDRESS_BLOCKS) so that CTest can run the files in parallel.
 
 import base64
 import contextlib
+import datetime
+import hashlib
 import json
 import os
 import re
@@ -53,6 +55,7 @@ ADDRESS_BLOCKS = {
     "test_proxy": (100, 149),
     "test_reload": (150, 189),
     "test_cli": (190, 199),
+    "test_tls": (200, 239),
 }
 
 # Deadlines (seconds). They bound waits; they are never asserted as timings.
@@ -1112,3 +1115,403 @@ class RecordingBackend:
         with self.lock:
             self.requests.append(record)
         return record
+
+
+# --------------------------------------------------------------------------- TLS (issue 3)
+#
+# Helpers for test_tls.py (and the https vectors): the real `openssl` and `curl` CLIs, the
+# files `lintel cert` writes, certificates made with openssl (chains, expired ones), and an
+# HTTPS client on Python's ssl module that exposes what a test checks: the certificate
+# served, the protocol version, ALPN, and session resumption.
+
+OPENSSL = shutil.which("openssl") or "openssl"
+CURL = shutil.which("curl") or "curl"
+
+DEFAULT_CERT_SUBJECT = "Lintel default certificate"
+HSTS_VALUE = "max-age=31536000; includeSubDomains"
+
+
+def require_tools(*names):
+    """Fails (not skips) when a CLI the TLS tests use is missing: the tests are about what
+    a user does with curl and openssl."""
+    for name in names:
+        if not shutil.which(name):
+            raise AssertionError(f"{name} is not on PATH; the TLS integration tests need it")
+
+
+def openssl(*args, timeout=30.0, input_bytes=None, check=True):
+    """Runs `openssl ARGS`; returns CompletedProcess (text). check: a non-zero exit is an
+    AssertionError carrying openssl's stderr."""
+    r = subprocess.run([OPENSSL, *args], input=input_bytes, capture_output=True,
+                       timeout=timeout)
+    r.stdout = r.stdout.decode("utf-8", "replace")
+    r.stderr = r.stderr.decode("utf-8", "replace")
+    if check and r.returncode != 0:
+        raise AssertionError(f"openssl {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def pem_certificates(pem):
+    """The DER of every certificate in a PEM text or bytes, in order (leaf first)."""
+    if isinstance(pem, bytes):
+        pem = pem.decode("ascii")
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", pem, re.S)
+    return [ssl.PEM_cert_to_DER_cert(b + "\n") for b in blocks]
+
+
+def der_of_file(path):
+    """The DER of the first certificate of a PEM file."""
+    with open(path, "rb") as f:
+        certs = pem_certificates(f.read())
+    if not certs:
+        raise AssertionError(f"no certificate in {path}")
+    return certs[0]
+
+
+def fingerprint(der):
+    """SHA-256 of a DER certificate, lowercase hex (what `openssl x509 -fingerprint
+    -sha256` prints without the colons)."""
+    return hashlib.sha256(der).hexdigest()
+
+
+class CertInfo:
+    """What `openssl x509` says about one certificate: subject / issuer (one-line text),
+    common name, DNS SANs, notAfter (UTC datetime), public key description."""
+
+    def __init__(self, der):
+        self.der = der
+        self.fingerprint = fingerprint(der)
+        r = openssl("x509", "-inform", "DER", "-noout", "-subject", "-issuer", "-enddate",
+                    "-ext", "subjectAltName", "-nameopt", "RFC2253", input_bytes=der)
+        text = r.stdout
+        self.subject = re.search(r"^subject=(.*)$", text, re.M).group(1).strip()
+        self.issuer = re.search(r"^issuer=(.*)$", text, re.M).group(1).strip()
+        m = re.search(r"(?:^|,)CN=([^,]*)", self.subject)
+        self.common_name = m.group(1) if m else None
+        self.dns_names = re.findall(r"DNS:([^,\s]+)", text)
+        end = re.search(r"^notAfter=(.*)$", text, re.M).group(1).strip()
+        self.not_after = datetime.datetime.strptime(end, "%b %d %H:%M:%S %Y GMT").replace(
+            tzinfo=datetime.timezone.utc)
+        full = openssl("x509", "-inform", "DER", "-noout", "-text", input_bytes=der).stdout
+        m = re.search(r"Public Key Algorithm:\s*(\S+)", full)
+        self.key_algorithm = m.group(1) if m else ""
+        m = re.search(r"(?:NIST CURVE|ASN1 OID):\s*(\S+)", full)
+        self.curve = m.group(1) if m else ""
+        self.self_signed = self.subject == self.issuer
+
+    def is_default(self):
+        return self.common_name == DEFAULT_CERT_SUBJECT
+
+    def __repr__(self):
+        return (f"<cert subject={self.subject!r} issuer={self.issuer!r} "
+                f"dns={self.dns_names} sha256={self.fingerprint[:16]}…>")
+
+
+class CertFiles:
+    """The files of one `lintel cert` run (or of a certificate made with openssl)."""
+
+    def __init__(self, out_dir, crt, key, ca_crt=None, ca_key=None, secret_yaml=None,
+                 secret_name=None, namespace="default"):
+        self.out_dir = out_dir
+        self.crt, self.key = crt, key
+        self.ca_crt, self.ca_key = ca_crt, ca_key
+        self.secret_yaml = secret_yaml
+        self.secret_name = secret_name
+        self.namespace = namespace
+
+    @property
+    def der(self):
+        return der_of_file(self.crt)
+
+    @property
+    def fingerprint(self):
+        return fingerprint(self.der)
+
+    def cert_pem(self):
+        with open(self.crt, "rb") as f:
+            return f.read()
+
+    def key_pem(self):
+        with open(self.key, "rb") as f:
+            return f.read()
+
+    def secret(self, name=None, namespace=None):
+        """A kubernetes.io/tls Secret (dict) with this certificate and key."""
+        return tls_secret(name or self.secret_name, namespace or self.namespace,
+                          self.cert_pem(), self.key_pem())
+
+
+def lintel_cert(hosts, out_dir, secret=None, namespace=None, days=None, timeout=60.0):
+    """Runs `lintel cert --host H… --out DIR [--secret S] [--namespace NS] [--days N]` and
+    returns its CertFiles: DIR/ca.crt + ca.key, DIR/<secret>.crt + .key, DIR/<secret>.yaml
+    (when --secret is not given, the one new .yaml in DIR names the Secret)."""
+    require_binaries(LINTEL)
+    before = set(os.listdir(out_dir)) if os.path.isdir(out_dir) else set()
+    argv = [LINTEL, "cert"]
+    for host in hosts:
+        argv += ["--host", host]
+    argv += ["--out", out_dir]
+    if secret:
+        argv += ["--secret", secret]
+    if namespace:
+        argv += ["--namespace", namespace]
+    if days is not None:
+        argv += ["--days", str(days)]
+    r = run(argv, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {r.returncode}: {r.stdout}{r.stderr}")
+    if secret is None:
+        new = sorted(n for n in set(os.listdir(out_dir)) - before if n.endswith(".yaml"))
+        candidates = new or sorted(n for n in os.listdir(out_dir) if n.endswith(".yaml"))
+        if len(candidates) != 1:
+            raise AssertionError(f"cannot tell the Secret manifest among {candidates} in {out_dir}")
+        secret = candidates[0][:-len(".yaml")]
+    files = CertFiles(out_dir, os.path.join(out_dir, f"{secret}.crt"),
+                      os.path.join(out_dir, f"{secret}.key"),
+                      os.path.join(out_dir, "ca.crt"), os.path.join(out_dir, "ca.key"),
+                      os.path.join(out_dir, f"{secret}.yaml"), secret, namespace or "default")
+    for path in (files.crt, files.key, files.ca_crt, files.ca_key, files.secret_yaml):
+        if not os.path.isfile(path):
+            raise AssertionError(f"`lintel cert` did not write {path}; it wrote "
+                                 f"{sorted(os.listdir(out_dir))}\n{r.stdout}{r.stderr}")
+    return files
+
+
+_OPENSSL_CA_CONF = """\
+[ca]
+default_ca = ca_default
+[ca_default]
+dir = .
+database = ./index.txt
+new_certs_dir = .
+serial = ./serial
+default_md = sha256
+policy = policy_any
+copy_extensions = none
+unique_subject = no
+[policy_any]
+commonName = supplied
+"""
+
+
+def _openssl_time(t):
+    return t.astimezone(datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")
+
+
+def openssl_issue(workdir, common_name, dns_names=(), issuer=None, ca=False, key_type="ec",
+                  not_before=None, not_after=None, days=2, name=None):
+    """A certificate made with the openssl CLI (`openssl ca`, so the validity dates can be
+    anything, in the past included). issuer: the CertFiles that signs it (None: self-signed).
+    key_type: "ec" (P-256) or "rsa" (2048). Returns CertFiles (crt, key) in a fresh folder
+    under workdir."""
+    d = tempfile.mkdtemp(prefix=f"{name or 'cert'}.", dir=workdir)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    not_before = not_before or now - datetime.timedelta(hours=1)
+    not_after = not_after or now + datetime.timedelta(days=days)
+    key, csr, crt = (os.path.join(d, n) for n in ("tls.key", "req.csr", "tls.crt"))
+    with open(os.path.join(d, "ca.cnf"), "w") as f:
+        f.write(_OPENSSL_CA_CONF)
+    with open(os.path.join(d, "index.txt"), "w"):
+        pass
+    with open(os.path.join(d, "serial"), "w") as f:
+        f.write(os.urandom(8).hex() + "\n")
+    ext = ["[v3]"]
+    if ca:
+        ext += ["basicConstraints = critical, CA:TRUE",
+                "keyUsage = critical, keyCertSign, cRLSign",
+                "subjectKeyIdentifier = hash"]
+    else:
+        ext += ["basicConstraints = critical, CA:FALSE",
+                "keyUsage = critical, digitalSignature"
+                + (", keyEncipherment" if key_type == "rsa" else ""),
+                "extendedKeyUsage = serverAuth"]
+        if dns_names:
+            ext.append("subjectAltName = " + ",".join(f"DNS:{n}" for n in dns_names))
+    if issuer is not None:
+        ext.append("authorityKeyIdentifier = keyid")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("\n".join(ext) + "\n")
+    newkey = (["-newkey", "rsa:2048"] if key_type == "rsa"
+              else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+    r = subprocess.run([OPENSSL, "req", "-new", *newkey, "-nodes", "-subj", f"/CN={common_name}",
+                        "-keyout", key, "-out", csr], capture_output=True, text=True,
+                       timeout=60, cwd=d)
+    if r.returncode != 0:
+        raise AssertionError(f"openssl req failed: {r.stderr}")
+    signer = (["-selfsign", "-keyfile", key] if issuer is None
+              else ["-cert", issuer.crt, "-keyfile", issuer.key])
+    r = subprocess.run([OPENSSL, "ca", "-batch", "-notext", "-config", "ca.cnf", *signer,
+                        "-in", csr, "-out", crt, "-startdate", _openssl_time(not_before),
+                        "-enddate", _openssl_time(not_after), "-extfile", "ext.cnf",
+                        "-extensions", "v3"], capture_output=True, text=True, timeout=60, cwd=d)
+    if r.returncode != 0:
+        raise AssertionError(f"openssl ca failed: {r.stderr}")
+    return CertFiles(d, crt, key, secret_name=name)
+
+
+def chain_files(workdir, leaf, *intermediates):
+    """A PEM file with the leaf followed by intermediates (a Secret's tls.crt chain);
+    returns CertFiles with the leaf's key."""
+    d = tempfile.mkdtemp(prefix="chain.", dir=workdir)
+    path = os.path.join(d, "chain.crt")
+    with open(path, "wb") as out:
+        for part in (leaf, *intermediates):
+            out.write(part.cert_pem())
+    return CertFiles(d, path, leaf.key, secret_name=leaf.secret_name)
+
+
+def client_context(minimum=None, maximum=None, alpn=None, cafile=None, ciphers=None):
+    """An ssl.SSLContext for tests. Without cafile nothing is verified (the test compares
+    the certificate itself); with cafile the chain and host name are verified."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    return ctx
+
+
+class HttpsConnection(HttpConnection):
+    """HttpConnection over TLS with a caller's SSLContext: server_name None sends no SNI;
+    session resumes a saved ssl.SSLSession. The handshake happens in the constructor."""
+
+    def __init__(self, host, port, server_name, context=None, session=None,
+                 timeout=IO_TIMEOUT):
+        self.timeout = timeout
+        self.context = context or client_context()
+        raw = socket.create_connection((host, port), timeout=timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            self.sock = self.context.wrap_socket(raw, server_hostname=server_name,
+                                                 session=session)
+        except Exception:
+            raw.close()
+            raise
+        self.buf = bytearray()
+        self.eof = False
+
+    @property
+    def version(self):
+        return self.sock.version()
+
+    @property
+    def alpn(self):
+        return self.sock.selected_alpn_protocol()
+
+    @property
+    def session(self):
+        return self.sock.session
+
+    @property
+    def session_reused(self):
+        return self.sock.session_reused
+
+    def certificate(self):
+        return CertInfo(self.peer_certificate())
+
+
+def https_connect(lintel, server_name, **kw):
+    """An HttpsConnection to lintel's HTTPS listener."""
+    return HttpsConnection(lintel.host, lintel.https_port, server_name, **kw)
+
+
+def https_get(lintel, server_name, target="/", host=None, headers=(), method="GET", **kw):
+    """One request over a fresh TLS connection (SNI server_name; Host defaults to it).
+    Returns (Response, served certificate DER)."""
+    with https_connect(lintel, server_name, **kw) as c:
+        der = c.peer_certificate()
+        c.request(method, target, host=host or server_name or lintel.default_host,
+                  headers=headers)
+        return c.read_response(method=method), der
+
+
+def served_certificate(lintel, server_name, **kw):
+    """The DER certificate lintel presents for an SNI (None: no SNI)."""
+    with https_connect(lintel, server_name, **kw) as c:
+        return c.peer_certificate()
+
+
+def s_client(address, port, *args, server_name=None, timeout=20.0, stdin=b""):
+    """`openssl s_client -connect ADDR:PORT [-servername S] ARGS`, stdin at EOF (so it
+    closes after the handshake). Returns CompletedProcess with .output = stdout+stderr."""
+    argv = [OPENSSL, "s_client", "-connect", host_port(address, port)]
+    if server_name is not None:
+        argv += ["-servername", server_name]
+    else:
+        argv += ["-noservername"]
+    argv += list(args)
+    r = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
+    r.output = r.stdout.decode("utf-8", "replace") + r.stderr.decode("utf-8", "replace")
+    return r
+
+
+def s_client_negotiated(result):
+    """(protocol, cipher) when an s_client run completed a handshake, else None. (On a
+    refused handshake s_client still prints "Protocol : TLSv1.1", with cipher (NONE).)"""
+    m = re.search(r"^New, (TLSv[\d.]+), Cipher is (\S+)", result.output, re.M)
+    if result.returncode != 0 or not m or m.group(2) == "(NONE)":
+        return None
+    proto = re.search(r"^\s*Protocol\s*:\s*(\S+)", result.output, re.M)
+    return (proto.group(1) if proto else m.group(1)), m.group(2)
+
+
+def curl(*args, timeout=30.0):
+    """`curl -sS ARGS` → CompletedProcess (text)."""
+    return run([CURL, "-sS", *args], timeout=timeout)
+
+
+def curl_https(lintel, host, target="/", cacert=None, extra=()):
+    """What a user runs: curl --cacert CA --resolve HOST:PORT:ADDR https://HOST:PORT/…
+    Returns (CompletedProcess, Response or None). The response is parsed from `-i`."""
+    argv = ["-i", "--max-time", "20"]
+    if cacert:
+        argv += ["--cacert", cacert]
+    argv += ["--resolve", f"{host}:{lintel.https_port}:{lintel.host}", *extra,
+             f"https://{host}:{lintel.https_port}{target}"]
+    r = curl(*argv)
+    return r, (parse_curl_response(r.stdout) if r.returncode == 0 else None)
+
+
+def parse_curl_response(text):
+    """The last response of `curl -i` output (after redirects, when -L)."""
+    heads = [m.start() for m in re.finditer(r"^HTTP/[\d.]+ \d{3}", text, re.M)]
+    if not heads:
+        raise ValueError(f"no HTTP response in curl output: {text[:300]!r}")
+    last = text[heads[-1]:]
+    head, _, body = last.replace("\r\n", "\n").partition("\n\n")
+    status_line, *lines = head.split("\n")
+    m = re.match(r"(HTTP/[\d.]+) (\d{3}) ?(.*)$", status_line)
+    headers = []
+    for line in lines:
+        k, sep, v = line.partition(":")
+        if sep:
+            headers.append((k.strip(), v.strip()))
+    return Response(m.group(1), int(m.group(2)), m.group(3), headers, body.encode("utf-8"),
+                    [], len(body), head.encode("latin-1", "replace"), False)
+
+
+def lintel_exits(argv, timeout=START_TIMEOUT, log_dir=None):
+    """Starts `lintel ARGS` expecting it to refuse to start; returns (exit code, stderr
+    text), or (None, stderr) when it was still running at the deadline (it is stopped)."""
+    p = Process([LINTEL, *argv], "lintel-refuse", log_dir or tempfile.gettempdir())
+    try:
+        try:
+            wait_until(lambda: not p.alive(), timeout=timeout, what="lintel to exit")
+        except Timeout:
+            p.stop()
+            return None, p.stderr_text()
+        return p.returncode, p.stderr_text() + p.stdout_text()
+    finally:
+        p.stop()
+        for path in (p.stdout_path, p.stderr_path):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
