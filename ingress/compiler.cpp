@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -50,6 +51,9 @@ using Severity = routing::Diagnostic::Severity;
 
 constexpr std::string_view kLegacyClassAnnotation = "kubernetes.io/ingress.class";
 constexpr std::string_view kProxyBodySizeAnnotation = "nginx.ingress.kubernetes.io/proxy-body-size";
+constexpr std::string_view kSslRedirectAnnotation = "nginx.ingress.kubernetes.io/ssl-redirect";
+constexpr std::string_view kForceSslRedirectAnnotation =
+    "nginx.ingress.kubernetes.io/force-ssl-redirect";
 constexpr std::string_view kTlsSecretType = "kubernetes.io/tls";
 
 std::string lowercase(std::string_view s) {
@@ -661,47 +665,195 @@ class BackendResolver {
 
 // ---- TLS ----
 
-void record_tls(const Ingress& ingress, const ClusterState& state, tls::CertStore& certs,
-                std::vector<Diagnostic>& diags) {
-  const std::string object = ingress_name(ingress);
-  for (size_t t = 0; t < ingress.spec.tls.size(); ++t) {
-    const IngressTls& entry = ingress.spec.tls[t];
-    std::string field = fmt::format("spec.tls[{}]", t);
-    if (entry.secret_name.empty()) {
-      // No secretName: the hosts use the default certificate (the API allows this).
-      continue;
+// Turns the claimed Ingresses' spec.tls into the certificate store, oldest Ingress first
+// (so "first added wins" in CertStore::add is "the older Ingress wins").
+//
+// Decisions worth knowing:
+// - Every problem with a Secret is a warning, never a rejection: the Ingress's routes are
+//   served, and its TLS hosts are still TLS hosts (add_host), answered with the default
+//   certificate. Refusing the routes would turn a certificate mistake into an outage.
+// - The Secret is looked up in the Ingress's own namespace only. A Secret of the same name
+//   elsewhere is not mentioned either: the diagnostic reaches the Ingress's author, who
+//   may not be allowed to know what other namespaces hold.
+// - A tls entry without hosts is reported and ignored. The API documents that its hosts
+//   "default to the wildcard host of the load balancer"; guessing hosts from the
+//   certificate's SANs (as ingress-nginx does) would let a Secret claim hosts nobody listed.
+// - The checks are the same with and without a default context, so `lintel check` and a
+//   test without TLS report what `serve` would; without one the store only records hosts.
+class TlsBuilder {
+ public:
+  TlsBuilder(const ClusterState& state, const CompileOptions& options, tls::CertStore& certs)
+      : state_(state), options_(options), certs_(certs) {}
+
+  void add(const Ingress& ingress, std::vector<Diagnostic>& diags) {
+    const std::string object = ingress_name(ingress);
+    for (size_t t = 0; t < ingress.spec.tls.size(); ++t) {
+      const IngressTls& entry = ingress.spec.tls[t];
+      const std::string field = fmt::format("spec.tls[{}]", t);
+
+      // Hosts first: a bad one is reported and skipped, whatever the Secret.
+      std::vector<std::pair<size_t, std::string>> hosts;
+      for (size_t h = 0; h < entry.hosts.size(); ++h) {
+        std::string host = lowercase(entry.hosts[h]);
+        if (std::string bad = host_problem(host); !bad.empty()) {
+          diags.push_back(make_diag(object, ingress.origin, fmt::format("{}.hosts[{}]", field, h),
+                                    fmt::format("\"{}\" {}; ignored", entry.hosts[h], bad)));
+          continue;
+        }
+        hosts.emplace_back(h, std::move(host));
+      }
+      if (entry.hosts.empty()) {
+        diags.push_back(make_diag(
+            object, ingress.origin, field + ".hosts",
+            entry.secret_name.empty()
+                ? std::string("the entry lists no hosts and no secretName; it is ignored")
+                : fmt::format("the entry lists no hosts, so Secret \"{}\" is used for none; "
+                              "list the hosts it is for",
+                              entry.secret_name)));
+        continue;
+      }
+      if (entry.secret_name.empty()) {
+        // No secretName: TLS hosts served with the default certificate (ingress-nginx does
+        // the same; the API allows it, e.g. for a wildcard default certificate).
+        for (auto& [h, host] : hosts) {
+          certs_.add_host(std::move(host));
+        }
+        continue;
+      }
+
+      const Loaded& loaded = load(ingress.metadata.namespace_, entry.secret_name);
+      std::string problem = loaded.problem;
+      if (problem.empty()) {
+        if (tls::Status bad = loaded.key->check_validity(options_.now)) {
+          problem = bad->message;
+        }
+      }
+      if (!problem.empty()) {
+        std::string names;
+        for (const auto& [h, host] : hosts) {
+          names += (names.empty() ? "" : ", ") + host;
+          certs_.add_host(host);
+        }
+        diags.push_back(make_diag(
+            object, ingress.origin, field + ".secretName",
+            fmt::format("Secret \"{}\": {}; {} {} served with the default certificate",
+                        entry.secret_name, problem, names, hosts.size() == 1 ? "is" : "are")));
+        continue;
+      }
+
+      for (auto& [h, host] : hosts) {
+        const std::string host_field = fmt::format("{}.hosts[{}]", field, h);
+        if (tls::Status bad = loaded.key->check_covers(host)) {
+          diags.push_back(make_diag(object, ingress.origin, host_field,
+                                    fmt::format("Secret \"{}\": {}; {} is served with the "
+                                                "default certificate",
+                                                entry.secret_name, bad->message, host)));
+          certs_.add_host(std::move(host));
+          continue;
+        }
+        std::string secret = ingress.metadata.namespace_ + "/" + entry.secret_name;
+        auto [it, inserted] =
+            owners_.try_emplace(host, Owner{object, secret, loaded.key->chain_digest()});
+        if (!inserted) {
+          const Owner& owner = it->second;
+          if (owner.digest != loaded.key->chain_digest()) {
+            std::string who = owner.ingress == object
+                                  ? std::string("an earlier tls entry of this Ingress")
+                                  : fmt::format("{}, which is older and wins", owner.ingress);
+            diags.push_back(make_diag(
+                object, ingress.origin, host_field,
+                fmt::format("host {} already has the certificate of Secret \"{}\" from {}; "
+                            "Secret \"{}\" is not used for it",
+                            host, owner.secret, who, entry.secret_name)));
+          }
+          continue;  // the same certificate again (e.g. the same Secret) is no conflict
+        }
+        if (loaded.context) {
+          certs_.add(host, loaded.context);
+        } else {
+          certs_.add_host(std::move(host));
+        }
+      }
     }
-    auto it = state.secrets.find(ingress.metadata.namespace_ + "/" + entry.secret_name);
-    std::string problem;
-    if (it == state.secrets.end()) {
-      problem = fmt::format("Secret \"{}\" not found in namespace \"{}\"", entry.secret_name,
-                            ingress.metadata.namespace_);
+  }
+
+ private:
+  // A Secret read once per compile, however many entries name it.
+  struct Loaded {
+    std::string problem;  // "" = usable (validity is checked per use: it is cheap)
+    std::shared_ptr<const tls::ServerContext> context;  // with a default context
+    std::optional<tls::CertifiedKey> own;               // without one
+    const tls::CertifiedKey* key = nullptr;             // context's or own; null on problem
+  };
+  struct Owner {
+    std::string ingress;  // "Ingress ns/name"
+    std::string secret;   // "ns/name"
+    std::string digest;   // CertifiedKey::chain_digest
+  };
+
+  const Loaded& load(const std::string& ns, const std::string& name) {
+    const std::string id = ns + "/" + name;
+    if (auto it = loaded_.find(id); it != loaded_.end()) {
+      return it->second;
+    }
+    // Filled in place: `key` may point into the entry itself.
+    Loaded& out = loaded_[id];
+    auto it = state_.secrets.find(id);
+    if (it == state_.secrets.end()) {
+      out.problem = fmt::format("not found in namespace \"{}\"", ns);
     } else if (it->second.type != kTlsSecretType) {
-      problem = fmt::format("Secret \"{}\" is of type \"{}\", not {}", entry.secret_name,
-                            it->second.type, kTlsSecretType);
+      out.problem = fmt::format("is of type \"{}\", not {}", it->second.type, kTlsSecretType);
     } else {
       const auto& data = it->second.data;
       auto crt = data.find("tls.crt");
       auto key = data.find("tls.key");
-      if (crt == data.end() || crt->second.empty() || key == data.end() || key->second.empty()) {
-        problem = fmt::format("Secret \"{}\" lacks tls.crt or tls.key", entry.secret_name);
+      if (crt == data.end() || crt->second.empty()) {
+        out.problem = "has no data tls.crt";
+      } else if (key == data.end() || key->second.empty()) {
+        out.problem = "has no data tls.key";
+      } else if (options_.default_context) {
+        auto context =
+            certs_.context_from_pem(crt->second, key->second, options_.previous_certs.get());
+        if (context) {
+          out.context = std::move(context).value();
+          out.key = &out.context->certificate();
+        } else {
+          out.problem = context.error().message;
+        }
+      } else {
+        auto parsed = tls::CertifiedKey::from_pem(crt->second, key->second);
+        if (parsed) {
+          out.own.emplace(std::move(parsed).value());
+          out.key = &*out.own;
+        } else {
+          out.problem = parsed.error().message;
+        }
       }
     }
-    if (!problem.empty()) {
-      diags.push_back(make_diag(object, ingress.origin, field + ".secretName",
-                                problem + "; its hosts get the default certificate"));
-      continue;
-    }
-    for (size_t h = 0; h < entry.hosts.size(); ++h) {
-      std::string host = lowercase(entry.hosts[h]);
-      if (std::string bad = host_problem(host); !bad.empty()) {
-        diags.push_back(make_diag(object, ingress.origin, fmt::format("{}.hosts[{}]", field, h),
-                                  fmt::format("\"{}\" {}; ignored", entry.hosts[h], bad)));
-        continue;
-      }
-      certs.add_host(std::move(host));
-    }
+    return out;
   }
+
+  const ClusterState& state_;
+  const CompileOptions& options_;
+  tls::CertStore& certs_;
+  std::map<std::string, Loaded> loaded_;  // node-based: `key` pointers into it stay valid
+  std::map<std::string, Owner> owners_;   // host → who gave it its certificate
+};
+
+// True when requests for `host` (a route's host) arrive over TLS with a certificate
+// configured for them: the host is a TLS host, or a one-label wildcard TLS host covers it
+// (SNI "a.example.com" selects "*.example.com"). The rules-without-host virtual host never
+// is: it has no name a certificate could be for.
+bool is_tls_host(const tls::CertStore& certs, const std::string& host) {
+  if (host.empty()) {
+    return false;
+  }
+  if (certs.hosts().contains(host)) {
+    return true;
+  }
+  const size_t dot = host.find('.');
+  return !host.starts_with("*.") && dot != std::string::npos &&
+         certs.hosts().contains("*" + host.substr(dot));
 }
 
 // ---- annotations ----
@@ -776,6 +928,51 @@ std::optional<uint64_t> body_limit_of(const Ingress& ingress, std::vector<Diagno
   return std::nullopt;
 }
 
+// A boolean annotation as ingress-nginx reads it (Go's strconv.ParseBool): 1, t, T, TRUE,
+// true, True / 0, f, F, FALSE, false, False. Absent: `fallback`. Anything else: a warning,
+// and `fallback`, as ingress-nginx falls back to its default for an annotation it cannot
+// parse.
+bool bool_annotation(const Ingress& ingress, std::string_view name, bool fallback,
+                     std::vector<Diagnostic>& diags) {
+  const auto& annotations = ingress.metadata.annotations;
+  const auto it = annotations.find(std::string(name));
+  if (it == annotations.end()) {
+    return fallback;
+  }
+  for (std::string_view yes : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (it->second == yes) {
+      return true;
+    }
+  }
+  for (std::string_view no : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (it->second == no) {
+      return false;
+    }
+  }
+  diags.push_back(make_diag(ingress_name(ingress), ingress.origin,
+                            fmt::format("metadata.annotations[{}]", name),
+                            fmt::format("annotation {}: \"{}\" is not a boolean (\"true\" or "
+                                        "\"false\"); the default, {}, is used",
+                                        name, it->second, fallback)));
+  return fallback;
+}
+
+// The redirect settings an Ingress gives the routes it owns (ingress-nginx annotations,
+// same names and defaults, so existing manifests behave the same).
+struct RedirectSettings {
+  bool ssl_redirect = true;         // TLS hosts: plain HTTP → 308 to https
+  bool force_ssl_redirect = false;  // any host, TLS or not
+
+  bool redirects(bool tls) const { return (tls && ssl_redirect) || force_ssl_redirect; }
+};
+
+RedirectSettings redirect_settings_of(const Ingress& ingress, std::vector<Diagnostic>& diags) {
+  RedirectSettings settings;
+  settings.ssl_redirect = bool_annotation(ingress, kSslRedirectAnnotation, true, diags);
+  settings.force_ssl_redirect = bool_annotation(ingress, kForceSslRedirectAnnotation, false, diags);
+  return settings;
+}
+
 bool looks_like_regex(std::string_view path) {
   return path.find_first_of("^$*+?()[]{}|\\") != std::string_view::npos;
 }
@@ -789,7 +986,9 @@ struct Claimed {
 
 CompileResult compile(const ClusterState& state, const CompileOptions& options) {
   CompileResult result;
-  auto certs = std::make_shared<tls::CertStore>();
+  // Without a default context (tests, runs without TLS) the store only records hosts.
+  auto certs = options.default_context ? std::make_shared<tls::CertStore>(options.default_context)
+                                       : std::make_shared<tls::CertStore>();
   std::vector<Diagnostic>& diags = result.diagnostics;
 
   bool our_class_is_default = false;
@@ -810,6 +1009,28 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
             [](const Claimed& a, const Claimed& b) { return a.age < b.age; });
   result.stats.ingresses = claimed.size();
 
+  // Rejected Ingresses contribute nothing, not even TLS hosts.
+  std::vector<const Ingress*> accepted;
+  for (const Claimed& c : claimed) {
+    const Ingress& ingress = *c.ingress;
+    auto errors = validate(ingress);
+    if (errors.empty()) {
+      accepted.push_back(&ingress);
+      continue;
+    }
+    for (auto& [field, message] : errors) {
+      diags.push_back(make_diag(ingress_name(ingress), ingress.origin, field,
+                                message + "; the Ingress is rejected", Severity::kError, true));
+    }
+    ++result.stats.rejected;
+  }
+
+  // Certificates before routes: a route's TLS flag depends on every Ingress's spec.tls.
+  TlsBuilder tls_builder(state, options, *certs);
+  for (const Ingress* ingress : accepted) {
+    tls_builder.add(*ingress, diags);
+  }
+
   BackendResolver resolver(state);
   RouteTable::Builder builder;
 
@@ -821,23 +1042,14 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
   std::map<std::tuple<std::string, PathMatch, std::string>, Owner> owners;
   const Ingress* default_owner = nullptr;
 
-  for (const Claimed& c : claimed) {
-    const Ingress& ingress = *c.ingress;
+  for (const Ingress* accepted_ingress : accepted) {
+    const Ingress& ingress = *accepted_ingress;
     const std::string object = ingress_name(ingress);
     const std::string& ns = ingress.metadata.namespace_;
 
-    auto errors = validate(ingress);
-    if (!errors.empty()) {
-      for (auto& [field, message] : errors) {
-        diags.push_back(make_diag(object, ingress.origin, field,
-                                  message + "; the Ingress is rejected", Severity::kError, true));
-      }
-      ++result.stats.rejected;
-      continue;
-    }
-
     // Settings the Ingress's annotations give every route it owns.
     const std::optional<uint64_t> body_limit = body_limit_of(ingress, diags);
+    const RedirectSettings redirect = redirect_settings_of(ingress, diags);
 
     // One warning per (Ingress, backend), at its first reference.
     std::set<std::string> reported_backends;
@@ -908,6 +1120,11 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
         route.backend = use_backend(*path.backend.service, field + ".backend.service");
         route.source = object;
         route.max_body_bytes = body_limit;
+        // TLS is per host, across Ingresses (an nginx server block in ingress-nginx): a
+        // host listed in any claimed Ingress's spec.tls is served over TLS for all its
+        // routes; whether plain HTTP redirects is the owning Ingress's annotation.
+        route.tls = is_tls_host(*certs, host);
+        route.https_redirect = redirect.redirects(route.tls);
         builder.add_route(host, std::move(route));
       }
     }
@@ -930,11 +1147,12 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
         route.backend = use_backend(*def->service, field + ".service");
         route.source = object;
         route.max_body_bytes = body_limit;
+        // Serves any host, so no certificate is its own; force-ssl-redirect still applies
+        // (ingress-nginx gives the default backend its Ingress's annotations).
+        route.https_redirect = redirect.redirects(false);
         builder.set_default_route(std::move(route));
       }
     }
-
-    record_tls(ingress, state, *certs, diags);
   }
 
   for (Diagnostic& d : resolver.take_foreign_diags()) {
@@ -972,13 +1190,27 @@ std::string endpoints_text(const Backend& backend) {
   return out;
 }
 
-// Route settings beyond the backend, as a suffix of the last column ("" when none).
+// Route settings beyond the backend, as a suffix of the last column ("" when none):
+// " [tls, https redirect, max body: 1024 bytes]".
 std::string settings_text(const Route& route) {
-  if (!route.max_body_bytes) {
+  std::vector<std::string> items;
+  if (route.tls) {
+    items.emplace_back("tls");
+  }
+  if (route.https_redirect) {
+    items.emplace_back("https redirect");
+  } else if (route.tls) {
+    items.emplace_back("no https redirect");
+  }
+  if (route.max_body_bytes) {
+    items.push_back(*route.max_body_bytes == 0
+                        ? std::string("max body: none")
+                        : fmt::format("max body: {} bytes", *route.max_body_bytes));
+  }
+  if (items.empty()) {
     return {};
   }
-  return *route.max_body_bytes == 0 ? std::string(" [max body: none]")
-                                    : fmt::format(" [max body: {} bytes]", *route.max_body_bytes);
+  return fmt::format(" [{}]", fmt::join(items, ", "));
 }
 
 }  // namespace

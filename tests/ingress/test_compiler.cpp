@@ -1,10 +1,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "ingress/compiler.h"
+#include "tls/generate.h"
+#include "tls/session_tickets.h"
 
 namespace lintel::ingress {
 namespace {
@@ -720,31 +726,450 @@ TEST(CompileReject, PercentEscapesOfUnreservedCharactersAreDecoded) {
 }
 
 // ---- TLS ----
+//
+// Certificates are made at test time (tls/generate.h) and time is an input, so "expired"
+// and "not yet valid" are exact. Hosts use .example (RFC 2606).
 
-TEST(CompileTls, RecordsHostsWithAUsableSecret) {
+using std::chrono::days;
+using std::chrono::hours;
+
+const tls::TimePoint kNow = std::chrono::sys_days{std::chrono::year{2026} / 3 / 1};
+
+// One CA for every test certificate (key generation is the slow part).
+const tls::CertifiedKey& test_ca() {
+  static const tls::CertifiedKey* ca = [] {
+    auto made = tls::create_ca(kNow - days(365));
+    EXPECT_TRUE(made.ok()) << made.error().message;
+    return new tls::CertifiedKey(std::move(made).value());
+  }();
+  return *ca;
+}
+
+struct Pem {
+  std::string crt;
+  std::string key;
+};
+
+// A leaf for `hosts`, valid from an hour before `issued` for `valid_days`.
+Pem leaf(const std::vector<std::string>& hosts, tls::TimePoint issued = kNow - days(1),
+         int valid_days = 90) {
+  auto made = tls::issue_certificate(test_ca(), hosts, issued, valid_days);
+  EXPECT_TRUE(made.ok()) << made.error().message;
+  return Pem{made->chain_pem(), made->key_pem()};
+}
+
+Secret tls_secret(std::string ns, std::string name, const Pem& pem,
+                  std::string type = "kubernetes.io/tls") {
+  Secret s;
+  s.metadata.namespace_ = std::move(ns);
+  s.metadata.name = std::move(name);
+  s.type = std::move(type);
+  s.data = {{"tls.crt", pem.crt}, {"tls.key", pem.key}};
+  return s;
+}
+
+// What `lintel serve` passes: a default certificate on a process-wide ticket ring.
+std::shared_ptr<const tls::ServerContext> default_context() {
+  static const auto context = [] {
+    auto cert = tls::generate_default_certificate(kNow - days(1));
+    EXPECT_TRUE(cert.ok()) << cert.error().message;
+    auto made = tls::ServerContext::create(std::move(cert).value(),
+                                           tls::ContextOptions{tls::TicketKeyRing::generate(kNow)});
+    EXPECT_TRUE(made.ok()) << made.error().message;
+    return std::move(made).value();
+  }();
+  return context;
+}
+
+CompileOptions tls_options() {
+  CompileOptions options;
+  options.now = kNow;
+  options.default_context = default_context();
+  return options;
+}
+
+// An Ingress with one "/" rule per host, all to Service "web" of its namespace.
+Ingress web_ingress(std::string ns, std::string name, const std::vector<std::string>& hosts,
+                    std::string created = "2026-01-01T00:00:00Z") {
+  std::vector<IngressRule> rules;
+  for (const std::string& host : hosts) {
+    rules.push_back(rule(host, {path_to("/", PathType::kPrefix, "web", 80)}));
+  }
+  return ingress(std::move(ns), std::move(name), std::move(rules), std::move(created));
+}
+
+// The SANs of the certificate a handshake with this SNI would get ("" for none).
+std::string served(const CompileResult& r, std::string_view sni) {
+  const tls::ServerContext* context = r.certs->select(sni).context;
+  if (context == nullptr) {
+    return "";
+  }
+  if (context == r.certs->default_context().get()) {
+    return "default";
+  }
+  std::string sans;
+  for (const std::string& name : context->certificate().dns_names()) {
+    sans += (sans.empty() ? "" : ",") + name;
+  }
+  return sans;
+}
+
+const routing::Route* route_of(const CompileResult& r, std::string_view host,
+                               std::string_view path = "/") {
+  return r.routes->match(host, path).route;
+}
+
+TEST(CompileTls, GoodSecretServesItsHostsAndFlagsTheirRoutes) {
+  ClusterState state;
+  add_service(state, "shop", "web");
+  state.put(tls_secret("shop", "shop-tls", leaf({"shop.example", "*.shop.example"})));
+  Ingress i = web_ingress("shop", "shop", {"shop.example", "a.shop.example", "plain.example"});
+  i.spec.tls.push_back(IngressTls{{"Shop.Example", "*.shop.example"}, "shop-tls"});
+  state.put(i);
+  CompileResult r = compile(state, tls_options());
+  EXPECT_TRUE(r.diagnostics.empty()) << all_diags(r);
+
+  EXPECT_EQ(r.certs->hosts(), (std::set<std::string>{"*.shop.example", "shop.example"}));
+  ASSERT_EQ(r.certs->certificates().size(), 2u);
+  EXPECT_EQ(r.certs->certificates().at("shop.example"),
+            r.certs->certificates().at("*.shop.example"));  // one context per Secret
+  EXPECT_EQ(served(r, "shop.example"), "shop.example,*.shop.example");
+  EXPECT_EQ(r.certs->select("SHOP.example").match, tls::SniMatch::kExact);
+  EXPECT_EQ(served(r, "b.shop.example"), "shop.example,*.shop.example");
+  EXPECT_EQ(r.certs->select("b.shop.example").match, tls::SniMatch::kWildcard);
+  EXPECT_EQ(served(r, "plain.example"), "default");
+  EXPECT_EQ(served(r, ""), "default");
+
+  ASSERT_NE(route_of(r, "shop.example"), nullptr);
+  EXPECT_TRUE(route_of(r, "shop.example")->tls);
+  EXPECT_TRUE(route_of(r, "shop.example")->https_redirect);
+  // a.shop.example is not listed but the wildcard TLS host covers it (SNI picks it too).
+  EXPECT_TRUE(route_of(r, "a.shop.example")->tls);
+  EXPECT_FALSE(route_of(r, "plain.example")->tls);
+  EXPECT_FALSE(route_of(r, "plain.example")->https_redirect);
+}
+
+// Every way a Secret can be unusable: a diagnostic naming the Ingress, the Secret and the
+// reason; the host stays a TLS host on the default certificate; the Ingress's routes and
+// its other TLS host are unaffected.
+TEST(CompileTls, UnusableSecretQuarantinesOnlyItsHost) {
+  const Pem good = leaf({"bad.example"});
+  const Pem other = leaf({"other.example"});
+  struct Case {
+    const char* name;
+    std::function<void(ClusterState&)> setup;  // puts (or not) Secret "bad-tls"
+    const char* reason;
+  };
+  const std::vector<Case> cases = {
+      {"missing", [](ClusterState&) {}, "not found in namespace \"shop\""},
+      {"other namespace", [&](ClusterState& s) { s.put(tls_secret("elsewhere", "bad-tls", good)); },
+       "not found in namespace \"shop\""},
+      {"wrong type", [&](ClusterState& s) { s.put(tls_secret("shop", "bad-tls", good, "Opaque")); },
+       "is of type \"Opaque\", not kubernetes.io/tls"},
+      {"no key",
+       [&](ClusterState& s) {
+         Secret secret = tls_secret("shop", "bad-tls", good);
+         secret.data.erase("tls.key");
+         s.put(secret);
+       },
+       "has no data tls.key"},
+      {"unparsable",
+       [](ClusterState& s) {
+         s.put(tls_secret("shop", "bad-tls", Pem{"not a PEM", "nor this"}));
+       },
+       "tls.crt"},
+      {"mismatched key",
+       [&](ClusterState& s) {
+         s.put(tls_secret("shop", "bad-tls", Pem{good.crt, other.key}));
+       },
+       "tls.key does not match the certificate"},
+      {"expired",
+       [](ClusterState& s) {
+         s.put(tls_secret("shop", "bad-tls", leaf({"bad.example"}, kNow - days(100), 30)));
+       },
+       "certificate expired on"},
+      {"not yet valid",
+       [](ClusterState& s) {
+         s.put(tls_secret("shop", "bad-tls", leaf({"bad.example"}, kNow + days(2))));
+       },
+       "not valid before"},
+      {"host not covered",
+       [](ClusterState& s) { s.put(tls_secret("shop", "bad-tls", leaf({"else.example"}))); },
+       "does not cover host bad.example"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    for (bool with_default : {true, false}) {
+      SCOPED_TRACE(with_default ? "with a default context" : "without a default context");
+      ClusterState state;
+      add_service(state, "shop", "web");
+      state.put(tls_secret("shop", "other-tls", other));
+      c.setup(state);
+      Ingress i = web_ingress("shop", "shop", {"bad.example", "other.example", "plain.example"});
+      i.spec.tls.push_back(IngressTls{{"bad.example"}, "bad-tls"});
+      i.spec.tls.push_back(IngressTls{{"other.example"}, "other-tls"});
+      state.put(i);
+      CompileOptions options = tls_options();
+      if (!with_default) {
+        options.default_context = nullptr;
+      }
+      CompileResult r = compile(state, options);
+
+      ASSERT_EQ(r.diagnostics.size(), 1u) << all_diags(r);
+      const Diagnostic& d = r.diagnostics.front();
+      EXPECT_EQ(d.object, "Ingress shop/shop");
+      EXPECT_EQ(d.severity, Diagnostic::Severity::kWarning);
+      EXPECT_FALSE(d.rejected);
+      EXPECT_NE(d.message.find("Secret \"bad-tls\""), std::string::npos) << d.message;
+      EXPECT_NE(d.message.find(c.reason), std::string::npos) << d.message;
+      EXPECT_NE(d.message.find("bad.example is served with the default certificate"),
+                std::string::npos)
+          << d.message;
+
+      EXPECT_EQ(r.certs->hosts(), (std::set<std::string>{"bad.example", "other.example"}));
+      EXPECT_EQ(answer(r, "bad.example", "/"), "shop/web:80");
+      EXPECT_TRUE(route_of(r, "bad.example")->tls);
+      EXPECT_TRUE(route_of(r, "bad.example")->https_redirect);
+      EXPECT_TRUE(route_of(r, "other.example")->tls);
+      EXPECT_FALSE(route_of(r, "plain.example")->tls);
+      if (with_default) {
+        EXPECT_EQ(served(r, "bad.example"), "default");
+        EXPECT_EQ(served(r, "other.example"), "other.example");
+        EXPECT_EQ(r.certs->certificates().size(), 1u);
+      } else {
+        EXPECT_EQ(served(r, "other.example"), "");  // no contexts without a default
+        EXPECT_TRUE(r.certs->certificates().empty());
+      }
+    }
+  }
+}
+
+TEST(CompileTls, ASecretOfAnotherNamespaceIsNeverUsed) {
+  ClusterState state;
+  add_service(state, "team-a", "web");
+  state.put(tls_secret("team-b", "shared-tls", leaf({"a.example"})));
+  Ingress i = web_ingress("team-a", "a", {"a.example"});
+  i.spec.tls.push_back(IngressTls{{"a.example"}, "shared-tls"});
+  state.put(i);
+  CompileResult r = compile(state, tls_options());
+  EXPECT_EQ(served(r, "a.example"), "default");
+  EXPECT_TRUE(has_diag(r, "Ingress team-a/a",
+                       "Secret \"shared-tls\": not found in namespace "
+                       "\"team-a\""))
+      << all_diags(r);
+  // The other namespace is not mentioned: its contents are not the author's to know.
+  EXPECT_EQ(all_diags(r).find("team-b"), std::string::npos) << all_diags(r);
+}
+
+TEST(CompileTls, ConflictingCertificatesForAHostOlderIngressWins) {
+  ClusterState state;
+  add_service(state, "old", "web");
+  add_service(state, "new", "web");
+  state.put(tls_secret("old", "cert", leaf({"shared.example"})));
+  state.put(tls_secret("new", "cert", leaf({"shared.example", "new.example"})));
+  Ingress older = web_ingress("old", "site", {"shared.example"}, "2025-01-01T00:00:00Z");
+  older.spec.tls.push_back(IngressTls{{"shared.example"}, "cert"});
+  Ingress newer = web_ingress("new", "site", {"new.example"}, "2025-06-01T00:00:00Z");
+  newer.spec.tls.push_back(IngressTls{{"shared.example", "new.example"}, "cert"});
+  state.put(newer);
+  state.put(older);
+  CompileResult r = compile(state, tls_options());
+  EXPECT_EQ(served(r, "shared.example"), "shared.example");
+  EXPECT_EQ(served(r, "new.example"), "shared.example,new.example");
+  ASSERT_EQ(r.diagnostics.size(), 1u) << all_diags(r);
+  EXPECT_TRUE(has_diag(r, "Ingress new/site",
+                       "host shared.example already has the certificate of Secret \"old/cert\" "
+                       "from Ingress old/site, which is older and wins; Secret \"cert\" is not "
+                       "used for it"))
+      << all_diags(r);
+  EXPECT_EQ(r.diagnostics.front().field, "spec.tls[0].hosts[0]");
+}
+
+TEST(CompileTls, TheSameSecretFromTwoIngressesIsNoConflict) {
+  ClusterState state;
+  add_service(state, "shop", "web");
+  state.put(tls_secret("shop", "shop-tls", leaf({"shop.example"})));
+  for (const char* name : {"front", "api"}) {
+    Ingress i = web_ingress("shop", name, {"shop.example"});
+    i.spec.tls.push_back(IngressTls{{"shop.example"}, "shop-tls"});
+    state.put(i);
+  }
+  CompileResult r = compile(state, tls_options());
+  EXPECT_EQ(served(r, "shop.example"), "shop.example");
+  // The only diagnostic is the path conflict, not the certificate.
+  for (const Diagnostic& d : r.diagnostics) {
+    EXPECT_EQ(d.message.find("certificate"), std::string::npos) << d.to_string();
+  }
+}
+
+TEST(CompileTls, EntriesWithoutSecretNameOrHosts) {
   ClusterState state;
   add_service(state, "default", "web");
-  Secret secret;
-  secret.metadata.namespace_ = "default";
-  secret.metadata.name = "good-tls";
-  secret.type = "kubernetes.io/tls";
-  secret.data = {{"tls.crt", "CERT"}, {"tls.key", "KEY"}};
-  state.put(secret);
-  Secret other_ns = secret;
-  other_ns.metadata.namespace_ = "elsewhere";
-  other_ns.metadata.name = "foreign-tls";
-  state.put(other_ns);
-  Ingress i = ingress("default", "i",
-                      {rule("secure.example", {path_to("/", PathType::kPrefix, "web", 80)})});
-  i.spec.tls.push_back(IngressTls{{"Secure.Example", "*.wild.example"}, "good-tls"});
-  i.spec.tls.push_back(IngressTls{{"missing.example"}, "nope-tls"});
-  i.spec.tls.push_back(IngressTls{{"foreign.example"}, "foreign-tls"});
+  state.put(tls_secret("default", "orphan-tls", leaf({"orphan.example"})));
+  Ingress i = web_ingress("default", "i", {"nosecret.example", "orphan.example"});
+  i.spec.tls.push_back(IngressTls{{"nosecret.example"}, ""});  // the default certificate
+  i.spec.tls.push_back(IngressTls{{}, "orphan-tls"});
   state.put(i);
-  CompileResult r = compile(state, CompileOptions{});
-  EXPECT_EQ(r.certs->hosts(), (std::set<std::string>{"*.wild.example", "secure.example"}));
-  EXPECT_TRUE(has_diag(r, "Ingress default/i", "\"nope-tls\" not found")) << all_diags(r);
-  EXPECT_TRUE(has_diag(r, "Ingress default/i", "\"foreign-tls\" not found")) << all_diags(r);
-  EXPECT_EQ(answer(r, "secure.example", "/"), "default/web:80");
+  CompileResult r = compile(state, tls_options());
+  EXPECT_EQ(r.certs->hosts(), (std::set<std::string>{"nosecret.example"}));
+  EXPECT_EQ(served(r, "nosecret.example"), "default");
+  EXPECT_TRUE(route_of(r, "nosecret.example")->https_redirect);
+  EXPECT_FALSE(route_of(r, "orphan.example")->tls);
+  ASSERT_EQ(r.diagnostics.size(), 1u) << all_diags(r);
+  EXPECT_EQ(r.diagnostics.front().field, "spec.tls[1].hosts");
+  EXPECT_TRUE(has_diag(r, "Ingress default/i", "lists no hosts, so Secret \"orphan-tls\""))
+      << all_diags(r);
+}
+
+TEST(CompileTls, PreviousStoreContextsAreReused) {
+  ClusterState state;
+  add_service(state, "shop", "web");
+  state.put(tls_secret("shop", "a-tls", leaf({"a.example"})));
+  state.put(tls_secret("shop", "b-tls", leaf({"b.example"})));
+  Ingress i = web_ingress("shop", "shop", {"a.example", "b.example"});
+  i.spec.tls.push_back(IngressTls{{"a.example"}, "a-tls"});
+  i.spec.tls.push_back(IngressTls{{"b.example"}, "b-tls"});
+  state.put(i);
+  CompileOptions options = tls_options();
+  CompileResult first = compile(state, options);
+  options.previous_certs = first.certs;
+
+  CompileResult same = compile(state, options);
+  EXPECT_EQ(same.certs->certificates().at("a.example"),
+            first.certs->certificates().at("a.example"));
+  EXPECT_TRUE(same.certs->equivalent(*first.certs));
+
+  // Rotate one Secret: its host gets a new context, the other keeps the old one.
+  state.put(tls_secret("shop", "b-tls", leaf({"b.example"})));
+  CompileResult rotated = compile(state, options);
+  EXPECT_EQ(rotated.certs->certificates().at("a.example"),
+            first.certs->certificates().at("a.example"));
+  EXPECT_NE(rotated.certs->certificates().at("b.example"),
+            first.certs->certificates().at("b.example"));
+  EXPECT_FALSE(rotated.certs->equivalent(*first.certs));
+}
+
+TEST(CompileTls, ValidityIsCheckedAtTheGivenTime) {
+  ClusterState state;
+  add_service(state, "default", "web");
+  state.put(tls_secret("default", "t", leaf({"t.example"}, kNow, 10)));
+  Ingress i = web_ingress("default", "i", {"t.example"});
+  i.spec.tls.push_back(IngressTls{{"t.example"}, "t"});
+  state.put(i);
+  CompileOptions options = tls_options();
+  EXPECT_EQ(served(compile(state, options), "t.example"), "t.example");
+  options.now = kNow + days(11);
+  CompileResult later = compile(state, options);
+  EXPECT_EQ(served(later, "t.example"), "default");
+  EXPECT_TRUE(has_diag(later, "Ingress default/i", "certificate expired on")) << all_diags(later);
+}
+
+TEST(CompileTls, RedirectAnnotations) {
+  struct Case {
+    const char* name;
+    std::map<std::string, std::string> annotations;
+    bool tls_redirect;    // https_redirect of a TLS host's route
+    bool plain_redirect;  // https_redirect of a host without TLS
+    const char* warning;  // "" = none
+  };
+  const std::string ssl = "nginx.ingress.kubernetes.io/ssl-redirect";
+  const std::string force = "nginx.ingress.kubernetes.io/force-ssl-redirect";
+  const std::vector<Case> cases = {
+      {"defaults", {}, true, false, ""},
+      {"ssl-redirect false", {{ssl, "false"}}, false, false, ""},
+      {"ssl-redirect False", {{ssl, "False"}}, false, false, ""},
+      {"ssl-redirect true", {{ssl, "true"}}, true, false, ""},
+      {"force", {{force, "true"}}, true, true, ""},
+      {"force wins over ssl-redirect false", {{ssl, "false"}, {force, "true"}}, true, true, ""},
+      {"force 1", {{force, "1"}}, true, true, ""},
+      {"bad ssl-redirect", {{ssl, "nope"}}, true, false, "ssl-redirect: \"nope\" is not a boolean"},
+      {"bad force", {{force, "yes"}}, true, false, "force-ssl-redirect: \"yes\" is not a boolean"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ClusterState state;
+    add_service(state, "default", "web");
+    state.put(tls_secret("default", "s", leaf({"secure.example"})));
+    Ingress i = web_ingress("default", "i", {"secure.example", "plain.example"});
+    i.spec.tls.push_back(IngressTls{{"secure.example"}, "s"});
+    i.spec.default_backend = service_backend("web", 80);
+    i.metadata.annotations = c.annotations;
+    state.put(i);
+    CompileResult r = compile(state, tls_options());
+    EXPECT_TRUE(route_of(r, "secure.example")->tls);
+    EXPECT_EQ(route_of(r, "secure.example")->https_redirect, c.tls_redirect);
+    EXPECT_FALSE(route_of(r, "plain.example")->tls);
+    EXPECT_EQ(route_of(r, "plain.example")->https_redirect, c.plain_redirect);
+    ASSERT_NE(r.routes->default_route(), nullptr);
+    EXPECT_FALSE(r.routes->default_route()->tls);
+    EXPECT_EQ(r.routes->default_route()->https_redirect, c.plain_redirect);
+    if (*c.warning == '\0') {
+      EXPECT_TRUE(r.diagnostics.empty()) << all_diags(r);
+    } else {
+      ASSERT_EQ(r.diagnostics.size(), 1u) << all_diags(r);
+      EXPECT_TRUE(has_diag(r, "Ingress default/i", c.warning)) << all_diags(r);
+      EXPECT_FALSE(r.diagnostics.front().rejected);
+    }
+  }
+}
+
+// TLS is per host: another Ingress's tls entry makes this Ingress's routes for the host
+// TLS routes too; the redirect follows the annotations of the Ingress owning each route.
+TEST(CompileTls, TlsIsPerHostAcrossIngressesRedirectPerOwner) {
+  ClusterState state;
+  add_service(state, "default", "web");
+  state.put(tls_secret("default", "s", leaf({"shop.example"})));
+  Ingress front = web_ingress("default", "front", {"shop.example"});
+  front.spec.tls.push_back(IngressTls{{"shop.example"}, "s"});
+  state.put(front);
+  Ingress hooks = ingress("default", "hooks",
+                          {rule("shop.example", {path_to("/hooks", PathType::kPrefix, "web", 80)})},
+                          "2026-01-02T00:00:00Z");
+  hooks.metadata.annotations["nginx.ingress.kubernetes.io/ssl-redirect"] = "false";
+  state.put(hooks);
+  CompileResult r = compile(state, tls_options());
+  EXPECT_TRUE(route_of(r, "shop.example", "/")->tls);
+  EXPECT_TRUE(route_of(r, "shop.example", "/")->https_redirect);
+  EXPECT_TRUE(route_of(r, "shop.example", "/hooks")->tls);
+  EXPECT_FALSE(route_of(r, "shop.example", "/hooks")->https_redirect);
+}
+
+TEST(CompileTls, RejectedIngressContributesNoTlsHost) {
+  ClusterState state;
+  add_service(state, "default", "web");
+  Ingress bad = web_ingress("default", "bad", {"bad.example"});
+  bad.spec.rules[0].paths[0].path = "relative";
+  bad.spec.tls.push_back(IngressTls{{"bad.example"}, "whatever"});
+  state.put(bad);
+  CompileResult r = compile(state, tls_options());
+  EXPECT_TRUE(r.certs->hosts().empty());
+  EXPECT_FALSE(has_diag(r, "Ingress default/bad", "whatever")) << all_diags(r);
+}
+
+TEST(CompileTls, RouteTableShowsTlsAndRedirects) {
+  ClusterState state;
+  add_service(state, "default", "web");
+  state.put(tls_secret("default", "s", leaf({"a.example", "b.example"})));
+  Ingress i = web_ingress("default", "i", {"a.example"});
+  i.spec.tls.push_back(IngressTls{{"a.example"}, "s"});
+  state.put(i);
+  Ingress j = web_ingress("default", "j", {"b.example"}, "2026-01-02T00:00:00Z");
+  j.spec.tls.push_back(IngressTls{{"b.example"}, "s"});
+  j.metadata.annotations["nginx.ingress.kubernetes.io/ssl-redirect"] = "false";
+  j.metadata.annotations["nginx.ingress.kubernetes.io/proxy-body-size"] = "1k";
+  state.put(j);
+  Ingress k = web_ingress("default", "k", {"c.example"}, "2026-01-03T00:00:00Z");
+  k.metadata.annotations["nginx.ingress.kubernetes.io/force-ssl-redirect"] = "true";
+  state.put(k);
+  std::string text = format_route_table(*compile(state, tls_options()).routes);
+  EXPECT_EQ(text,
+            "HOST       PATH  TYPE    BACKEND         ENDPOINTS\n"
+            "a.example  /     Prefix  default/web:80  10.0.0.1:8080 [tls, https redirect]\n"
+            "b.example  /     Prefix  default/web:80  10.0.0.1:8080 [tls, no https redirect, max "
+            "body: 1024 bytes]\n"
+            "c.example  /     Prefix  default/web:80  10.0.0.1:8080 [https redirect]\n"
+            "default backend: none (404)\n")
+      << text;
 }
 
 // ---- output ----
