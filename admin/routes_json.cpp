@@ -33,11 +33,18 @@ std::string routes_json(const proxy::Snapshot& snapshot) {
   for (const routing::VirtualHost& vhost : snapshot.routes->virtual_hosts()) {
     nlohmann::ordered_json routes = nlohmann::ordered_json::array();
     for (const routing::Route& route : vhost.routes) {
-      routes.push_back({{"path", route.rule_path},
-                        {"type", route.path_type},
-                        {"match", route.match == routing::PathMatch::kExact ? "exact" : "prefix"},
-                        {"backend", backend_json(*route.backend)},
-                        {"source", route.source}});
+      nlohmann::ordered_json r = {
+          {"path", route.rule_path},
+          {"type", route.path_type},
+          {"match", route.match == routing::PathMatch::kExact ? "exact" : "prefix"},
+          {"backend", backend_json(*route.backend)},
+          {"source", route.source},
+          {"tls", route.tls},
+          {"https_redirect", route.https_redirect}};
+      if (route.max_body_bytes) {
+        r["max_body_bytes"] = *route.max_body_bytes;  // 0 = explicitly unlimited
+      }
+      routes.push_back(std::move(r));
     }
     hosts.push_back({{"host", vhost.host.empty() ? "*" : vhost.host}, {"routes", std::move(routes)}});
   }

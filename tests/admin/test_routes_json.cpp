@@ -28,6 +28,8 @@ TEST(RoutesJson, ShowsGenerationHostsBackendsEndpointsAndDiagnostics) {
   route.path_type = "Prefix";
   route.backend = backend;
   route.source = "Ingress shop/web";
+  route.max_body_bytes = 1024;
+  route.tls = true;
   builder.add_route("Shop.Example.com", route);
   builder.set_default_backend(missing);
 
@@ -46,6 +48,9 @@ TEST(RoutesJson, ShowsGenerationHostsBackendsEndpointsAndDiagnostics) {
   EXPECT_EQ(r["path"], "/app/");
   EXPECT_EQ(r["type"], "Prefix");
   EXPECT_EQ(r["backend"]["name"], "shop/web:80");
+  EXPECT_EQ(r["max_body_bytes"], 1024);
+  EXPECT_EQ(r["tls"], true);
+  EXPECT_EQ(r["https_redirect"], false);
   EXPECT_EQ(r["backend"]["endpoints"][0]["address"], "127.0.0.5:9001");
   EXPECT_EQ(json["default_backend"]["problem"], "service not found");
   ASSERT_EQ(json["diagnostics"].size(), 1u);
