@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <boost/asio.hpp>
+#include <chrono>
 #include <set>
+
+#include "app/tls_setup.h"
 
 namespace lintel::app {
 
@@ -12,14 +15,15 @@ namespace asio = boost::asio;
 
 namespace {
 
+constexpr std::chrono::minutes kExpiryCheck{1};
+
 // Everything a client can observe from a compile, as text: when two compiles give the
-// same fingerprint, the second is not published (no new generation, no log line).
+// same fingerprint, the second is not published (no new generation, no log line). The
+// certificates are in it by SHA-256 fingerprint, so a rotated Secret is published.
 std::string fingerprint(const ingress::CompileResult& result,
                         const std::vector<routing::Diagnostic>& diagnostics) {
   std::string out = ingress::format_route_table(*result.routes);
-  for (const std::string& host : result.certs->hosts()) {
-    out += "tls " + host + "\n";
-  }
+  out += format_certificates(*result.certs);
   for (const routing::Diagnostic& d : diagnostics) {
     out += d.to_string();
     out += '\n';
@@ -31,7 +35,11 @@ class ControlImpl final : public Control {
  public:
   ControlImpl(asio::io_context& io, ControlOptions options,
               std::unique_ptr<ingress::ManifestSource> source)
-      : io_(io), options_(std::move(options)), source_(std::move(source)), timer_(io) {}
+      : io_(io),
+        options_(std::move(options)),
+        source_(std::move(source)),
+        timer_(io),
+        clock_timer_(io) {}
 
   void on_snapshot(std::function<void(const proxy::SnapshotPtr&)> callback) override {
     callback_ = std::move(callback);
@@ -49,11 +57,13 @@ class ControlImpl final : public Control {
       wait_for_changes();
     }
     reload("start");
+    arm_clock();
   }
 
   void stop() override {
     stopped_ = true;
     timer_.cancel();
+    clock_timer_.cancel();
     if (watch_) {
       boost::system::error_code ec;
       watch_->close(ec);
@@ -97,11 +107,69 @@ class ControlImpl final : public Control {
     });
   }
 
+  // Time is a compile input: recompile when a live certificate has expired (checked every
+  // minute, cheap) and every clock_recompile (a not-yet-valid one may have become valid).
+  void arm_clock() {
+    clock_timer_.expires_after(kExpiryCheck);
+    clock_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopped_) {
+        return;
+      }
+      const auto now = std::chrono::system_clock::now();
+      const auto since = std::chrono::steady_clock::now() - last_compile_;
+      if (snapshot_ && has_expired(*snapshot_->certs, now)) {
+        reload("a certificate expired");
+      } else if (since >= options_.clock_recompile) {
+        reload("clock");
+      }
+      arm_clock();
+    });
+  }
+
+  // One line per host whose certificate changed, so a rotation is visible in the log
+  // (problems are diagnostics, logged above; this is the good news).
+  static void log_certificate_changes(const tls::CertStore* before, const tls::CertStore& after) {
+    for (const auto& [host, context] : after.certificates()) {
+      const tls::CertifiedKey& key = context->certificate();
+      const tls::ServerContext* old = nullptr;
+      if (before != nullptr) {
+        auto it = before->certificates().find(host);
+        old = it == before->certificates().end() ? nullptr : it->second.get();
+      }
+      if (old == nullptr || old->certificate().chain_digest() != key.chain_digest()) {
+        spdlog::info("tls {}: {}certificate {}", host, old == nullptr ? "" : "new ",
+                     key.describe());
+      }
+    }
+    if (before == nullptr) {
+      return;
+    }
+    for (const auto& [host, context] : before->certificates()) {
+      if (!after.certificates().contains(host)) {
+        spdlog::info("tls {}: {}", host,
+                     after.hosts().contains(host) ? "now served with the default certificate"
+                                                  : "no longer a TLS host");
+      }
+    }
+  }
+
+  static bool has_expired(const tls::CertStore& certs, std::chrono::system_clock::time_point now) {
+    for (const auto& [host, context] : certs.certificates()) {
+      if (context && context->certificate().not_after() <= now) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   void reload(const char* why) {
     auto started = std::chrono::steady_clock::now();
     last_compile_ = started;
     ingress::ManifestLoad load = source_->load();
-    ingress::CompileResult result = ingress::compile(load.state, options_.compile);
+    ingress::CompileOptions compile_options = options_.compile;
+    compile_options.now = std::chrono::system_clock::now();
+    compile_options.previous_certs = snapshot_ ? snapshot_->certs : nullptr;
+    ingress::CompileResult result = ingress::compile(load.state, compile_options);
     std::vector<routing::Diagnostic> diagnostics = std::move(load.diagnostics);
     diagnostics.insert(diagnostics.end(), result.diagnostics.begin(), result.diagnostics.end());
     double compile_ms =
@@ -131,16 +199,19 @@ class ControlImpl final : public Control {
     }
     reported_ = std::move(now_reported);
 
+    log_certificate_changes(snapshot_ ? snapshot_->certs.get() : nullptr, *result.certs);
+
     auto snapshot = std::make_shared<proxy::Snapshot>();
     snapshot->generation = ++generation_;
     snapshot->routes = result.routes;
     snapshot->certs = result.certs;
     snapshot->diagnostics = std::move(diagnostics);
     summary_ = fmt::format(
-        "generation {}: {} files, {} objects, {} ingresses, {} hosts, {} routes, {} diagnostics, "
-        "compiled in {:.2f} ms",
+        "generation {}: {} files, {} objects, {} ingresses, {} hosts, {} routes, {} TLS hosts "
+        "({} with their own certificate), {} diagnostics, compiled in {:.2f} ms",
         snapshot->generation, load.files, load.state.size(), result.stats.ingresses,
-        result.stats.hosts, result.stats.routes, snapshot->diagnostics.size(), compile_ms);
+        result.stats.hosts, result.stats.routes, result.certs->hosts().size(),
+        result.certs->certificates().size(), snapshot->diagnostics.size(), compile_ms);
     snapshot_ = snapshot;
     if (generation_ > 1) {
       spdlog::info("config {}", summary_);
@@ -155,6 +226,7 @@ class ControlImpl final : public Control {
   std::unique_ptr<ingress::ManifestSource> source_;
   std::unique_ptr<asio::posix::stream_descriptor> watch_;
   asio::steady_timer timer_;
+  asio::steady_timer clock_timer_;
   std::function<void(const proxy::SnapshotPtr&)> callback_;
   proxy::SnapshotPtr snapshot_;
   std::string fingerprint_;

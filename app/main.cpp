@@ -1,18 +1,23 @@
 // lintel: command line, and the wiring of sources → compiler → publish to proxy and admin.
 //
-//   lintel serve --manifests DIR [--http ADDR] [--https ADDR] [--admin ADDR] [--workers N]
+//   lintel serve --manifests DIR [--http ADDR] [--https ADDR|off] [--admin ADDR] [--workers N]
+//                [--default-cert FILE --default-key FILE] [--session-ticket-key-file FILE]
 //                [--ingress-class NAME] [--log-level LEVEL] [--no-access-log] ...
 //   lintel check --manifests DIR
+//   lintel cert --host H [--host H2 ...] --out DIR [--secret NAME] [--namespace NS] [--days N]
 //   lintel version
 //
 // Threads: the main thread runs the control io_context (manifest watching, compiling,
 // publishing, admin listener, signals); the proxy runs its own worker threads.
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdio>
@@ -21,10 +26,12 @@
 
 #include "admin/admin_server.h"
 #include "app/control.h"
+#include "app/tls_setup.h"
 #include "ingress/compiler.h"
 #include "ingress/manifest_source.h"
 #include "proxy/address.h"
 #include "proxy/server.h"
+#include "tls/cert_tool.h"
 
 namespace {
 
@@ -73,11 +80,15 @@ struct DurationValidator : CLI::Validator {
   }
 };
 
-// A CLI11 validator for listener addresses (host:port with an IP literal).
+// A CLI11 validator for listener addresses (host:port with an IP literal). With
+// `allow_off`, "off" (or "") is accepted too and means "no such listener".
 struct AddressValidator : CLI::Validator {
-  AddressValidator() {
-    name_ = "ADDR";
-    func_ = [](const std::string& text) {
+  explicit AddressValidator(bool allow_off = false) {
+    name_ = allow_off ? "ADDR|off" : "ADDR";
+    func_ = [allow_off](const std::string& text) {
+      if (allow_off && (text.empty() || text == "off")) {
+        return std::string();
+      }
       return proxy::parse_host_port(text)
                  ? std::string()
                  : "\"" + text + "\" is not host:port or [v6]:port with an IP literal";
@@ -105,6 +116,18 @@ struct ServeOptions {
   std::string reload_coalesce = "100ms";
   std::string default_cert;
   std::string default_key;
+  std::vector<std::string> ticket_key_files;
+  std::string handshake_timeout = "10s";
+  int https_redirect_port = 443;
+  bool hsts = true;
+};
+
+struct CertOptions {
+  std::vector<std::string> hosts;
+  std::string out;
+  std::string secret;
+  std::string name_space = "default";
+  int days = tls::kDefaultCertificateDays;
 };
 
 void setup_logging(const std::string& level) {
@@ -130,8 +153,22 @@ int run_check(const CommonOptions& common) {
     return kExitUsage;
   }
   ingress::ManifestLoad load = source->load();
-  ingress::CompileResult result = ingress::compile(load.state, compile_options(common));
+  ingress::CompileOptions options = compile_options(common);
+  // The same certificate checks as serve: a generated default certificate (a few ms) lets
+  // the compiler build real contexts, so a Secret OpenSSL would refuse is reported here.
+  options.now = std::chrono::system_clock::now();
+  auto tls_setup = app::make_tls_setup({}, options.now);
+  if (tls_setup) {
+    options.default_context = tls_setup->default_context;
+  } else {
+    std::fprintf(stderr, "lintel check: %s; certificates are checked without one\n",
+                 tls_setup.error().message.c_str());
+  }
+  ingress::CompileResult result = ingress::compile(load.state, options);
   std::fputs(ingress::format_route_table(*result.routes).c_str(), stdout);
+  std::fputs("\n", stdout);
+  // Not the default certificate: check's is generated for this run only.
+  std::fputs(app::format_certificates(*result.certs, false).c_str(), stdout);
 
   std::vector<routing::Diagnostic> diagnostics = std::move(load.diagnostics);
   diagnostics.insert(diagnostics.end(), result.diagnostics.begin(), result.diagnostics.end());
@@ -141,7 +178,7 @@ int run_check(const CommonOptions& common) {
     std::fputs("\ndiagnostics:\n", stdout);
   }
   for (const routing::Diagnostic& d : diagnostics) {
-    const char* label = d.rejected ? "rejected"
+    const char* label = d.rejected                                            ? "rejected"
                         : d.severity == routing::Diagnostic::Severity::kError ? "error"
                                                                               : "warning";
     std::fprintf(stdout, "  %s: %s\n", label, d.to_string().c_str());
@@ -151,10 +188,64 @@ int run_check(const CommonOptions& common) {
       ++warnings;
     }
   }
-  std::fprintf(stdout, "\n%zu files, %zu objects, %zu ingresses, %zu hosts, %zu routes; %zu rejected, %zu warnings\n",
+  std::fprintf(stdout,
+               "\n%zu files, %zu objects, %zu ingresses, %zu hosts, %zu routes, %zu TLS hosts; "
+               "%zu rejected, %zu warnings\n",
                load.files, load.state.size(), result.stats.ingresses, result.stats.hosts,
-               result.stats.routes, rejected, warnings);
+               result.stats.routes, result.certs->hosts().size(), rejected, warnings);
   return rejected > 0 ? kExitRejected : kExitOk;
+}
+
+// `lintel cert`: a local CA (reused from DIR), a leaf for the hosts, a Secret manifest.
+int run_cert(const CertOptions& cert) {
+  tls::CertBundleRequest request;
+  request.hosts = cert.hosts;
+  request.out_dir = cert.out;
+  request.secret_name = cert.secret;
+  request.secret_namespace = cert.name_space;
+  request.days = cert.days;
+  auto bundle = tls::write_cert_bundle(request, std::chrono::system_clock::now());
+  if (!bundle) {
+    std::fprintf(stderr, "lintel cert: %s\n", bundle.error().message.c_str());
+    return kExitUsage;
+  }
+  const tls::CertBundle& b = *bundle;
+  std::string hosts;
+  std::string quoted;  // YAML: a bare "*.example.com" would read as an alias
+  for (const std::string& host : cert.hosts) {
+    hosts += (hosts.empty() ? "" : ", ") + host;
+    quoted += (quoted.empty() ? "\"" : ", \"") + host + "\"";
+  }
+  const size_t width = std::max(
+      {b.ca_cert_path.size(), b.cert_path.size(), b.key_path.size(), b.secret_path.size()});
+  auto line = [&](const char* verb, const std::string& path, const std::string& what) {
+    std::printf("%-6s %-*s  %s\n", verb, static_cast<int>(width), path.c_str(), what.c_str());
+  };
+  line(b.ca_reused ? "reused" : "wrote", b.ca_cert_path,
+       b.ca_reused ? "the local CA already in the folder"
+                   : fmt::format("a new local CA (its key, {}, stays private)", b.ca_key_path));
+  line("wrote", b.cert_path,
+       fmt::format("certificate for {}, expires {}", hosts, tls::format_time(b.not_after)));
+  line("wrote", b.key_path, "its private key");
+  line("wrote", b.secret_path,
+       fmt::format("Secret {}/{} (kubernetes.io/tls)", cert.name_space, b.secret_name));
+  std::printf("SHA-256 fingerprint: %s\n\n", b.fingerprint_sha256.c_str());
+
+  // A wildcard host cannot be typed into curl; any one label under it will do.
+  std::string host = cert.hosts.front();
+  if (host.starts_with("*.")) {
+    host = "www" + host.substr(1);
+  }
+  std::printf(
+      "Put %s into the manifests folder and add to the Ingress (namespace %s):\n\n"
+      "  tls:\n"
+      "    - hosts: [%s]\n"
+      "      secretName: %s\n\n"
+      "Then, with Lintel serving HTTPS on 127.0.0.1:8443:\n\n"
+      "  curl --cacert %s --resolve %s:8443:127.0.0.1 https://%s:8443/\n",
+      b.secret_path.c_str(), cert.name_space.c_str(), quoted.c_str(), b.secret_name.c_str(),
+      b.ca_cert_path.c_str(), host.c_str(), host.c_str());
+  return kExitOk;
 }
 
 int run_serve(const CommonOptions& common, const ServeOptions& serve) {
@@ -167,10 +258,36 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
   parse_duration(serve.idle_timeout, proxy_options.idle_timeout);
   parse_duration(serve.connect_timeout, proxy_options.connect_timeout);
   parse_duration(serve.response_timeout, proxy_options.response_timeout);
+  proxy_options.https_address = serve.https == "off" ? std::string() : serve.https;
+  parse_duration(serve.handshake_timeout, proxy_options.handshake_timeout);
+  proxy_options.https_redirect_port = static_cast<uint16_t>(serve.https_redirect_port);
+  proxy_options.hsts = serve.hsts;
+
+  // One ticket ring and one default certificate for the whole process: every snapshot's
+  // CertStore is built on this default context (so tickets survive a snapshot swap and
+  // SNI switches). Built even with --https off: the compiler then still checks Secrets
+  // the way it would with HTTPS, and reuses their parsed contexts between compiles.
+  app::TlsSetupOptions tls_options;
+  tls_options.default_cert = serve.default_cert;
+  tls_options.default_key = serve.default_key;
+  tls_options.ticket_key_files = serve.ticket_key_files;
+  auto tls_setup = app::make_tls_setup(tls_options, std::chrono::system_clock::now());
+  if (!tls_setup) {
+    spdlog::critical("{}; exiting", tls_setup.error().message);
+    return kExitUsage;
+  }
+  spdlog::info("default certificate ({}): {}",
+               tls_setup->generated_default ? "generated, self-signed" : serve.default_cert,
+               tls_setup->default_context->certificate().describe());
+  spdlog::info("session tickets: {}",
+               serve.ticket_key_files.empty()
+                   ? std::string("random keys, rotated hourly (not shared between replicas)")
+                   : fmt::format("keys from {}", fmt::join(serve.ticket_key_files, ", ")));
 
   app::ControlOptions control_options;
   control_options.manifests = common.manifests;
   control_options.compile = compile_options(common);
+  control_options.compile.default_context = tls_setup->default_context;
   parse_duration(serve.reload_coalesce, control_options.coalesce_window);
 
   boost::asio::io_context io;
@@ -190,11 +307,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
     spdlog::critical("{}; exiting", error);
     return kExitFailed;
   }
-  if (!serve.https.empty()) {
-    spdlog::debug("--https {} given: the HTTPS listener arrives with TLS support (issue 3); "
-                  "serving plain HTTP only",
-                  serve.https);
-  }
+  auto tickets = app::TicketKeyTimer::create(io, tls_setup->tickets, serve.ticket_key_files);
   control->on_snapshot([&](const proxy::SnapshotPtr& snapshot) {
     server->publish(snapshot);
     admin->publish(snapshot);
@@ -204,9 +317,11 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
   control->start();
   server->start();
   admin->start();
-  spdlog::info("lintel {} serving: http={} admin={} workers={} manifests={} ({})", LINTEL_VERSION,
-               server->http_address(), admin->address(), proxy_options.workers,
-               common.manifests, control->summary());
+  tickets->start();
+  const std::string https = server->https_address();
+  spdlog::info("lintel {} serving: http={} https={} admin={} workers={} manifests={} ({})",
+               LINTEL_VERSION, server->http_address(), https.empty() ? "off" : https,
+               admin->address(), proxy_options.workers, common.manifests, control->summary());
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -216,6 +331,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
     spdlog::info("received signal {}; stopping", signal);
     admin->set_ready(false);
     control->stop();
+    tickets->stop();
     admin->stop();
     server->stop();
     io.stop();
@@ -232,8 +348,10 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
   CommonOptions common;
   ServeOptions serve;
+  CertOptions cert;
   DurationValidator duration;
   AddressValidator address;
+  AddressValidator address_or_off(true);
 
   auto add_common = [&](CLI::App* sub) {
     sub->add_option("--manifests", common.manifests,
@@ -255,51 +373,101 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--http", serve.http, "HTTP listener host:port")
       ->check(address)
       ->capture_default_str();
-  serve_cmd->add_option("--https", serve.https, "HTTPS listener host:port (TLS: coming)")
-      ->check(address)
+  serve_cmd->add_option("--https", serve.https, "HTTPS listener host:port, or off")
+      ->check(address_or_off)
       ->capture_default_str();
-  serve_cmd->add_option("--admin", serve.admin,
-                        "Admin listener host:port (/healthz, /readyz, /routes)")
+  serve_cmd
+      ->add_option("--admin", serve.admin, "Admin listener host:port (/healthz, /readyz, /routes)")
       ->check(address)
       ->capture_default_str();
   serve_cmd->add_option("--workers", serve.workers, "Worker threads (default: number of cores)")
       ->check(CLI::Range(1, 256));
   serve_cmd->add_flag("--no-access-log", serve.no_access_log, "Do not write the access log");
-  serve_cmd->add_option("--client-header-timeout", serve.header_timeout,
-                        "Deadline for a request's whole header block")
+  serve_cmd
+      ->add_option("--client-header-timeout", serve.header_timeout,
+                   "Deadline for a request's whole header block")
       ->check(duration)
       ->capture_default_str();
-  serve_cmd->add_option("--keepalive-timeout", serve.idle_timeout,
-                        "Idle time allowed between requests on a client connection")
+  serve_cmd
+      ->add_option("--keepalive-timeout", serve.idle_timeout,
+                   "Idle time allowed between requests on a client connection")
       ->check(duration)
       ->capture_default_str();
-  serve_cmd->add_option("--upstream-connect-timeout", serve.connect_timeout,
-                        "Deadline for connecting to an endpoint")
+  serve_cmd
+      ->add_option("--upstream-connect-timeout", serve.connect_timeout,
+                   "Deadline for connecting to an endpoint")
       ->check(duration)
       ->capture_default_str();
-  serve_cmd->add_option("--upstream-response-timeout", serve.response_timeout,
-                        "Deadline for the upstream's response (and between body reads)")
+  serve_cmd
+      ->add_option("--upstream-response-timeout", serve.response_timeout,
+                   "Deadline for the upstream's response (and between body reads)")
       ->check(duration)
       ->capture_default_str();
-  serve_cmd->add_option("--reload-coalesce", serve.reload_coalesce,
-                        "Changes within this window after a recompile are folded into one")
+  serve_cmd
+      ->add_option("--reload-coalesce", serve.reload_coalesce,
+                   "Changes within this window after a recompile are folded into one")
       ->check(duration)
       ->capture_default_str();
-  serve_cmd->add_option("--default-cert", serve.default_cert, "Default certificate (TLS: coming)");
-  serve_cmd->add_option("--default-key", serve.default_key, "Default key (TLS: coming)");
+  serve_cmd
+      ->add_option("--default-cert", serve.default_cert,
+                   "Certificate (PEM chain) for handshakes no Ingress certificate matches "
+                   "(default: self-signed, generated at start)")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_option("--default-key", serve.default_key, "Private key (PEM) of --default-cert")
+      ->check(CLI::ExistingFile);
+  serve_cmd
+      ->add_option("--session-ticket-key-file", serve.ticket_key_files,
+                   "Session ticket key (80 or 48 random bytes, nginx format), shared by every "
+                   "replica; repeatable: the first encrypts, the others only decrypt "
+                   "(default: random keys rotated hourly)")
+      ->check(CLI::ExistingFile);
+  serve_cmd
+      ->add_option("--handshake-timeout", serve.handshake_timeout, "Deadline for a TLS handshake")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--https-redirect-port", serve.https_redirect_port,
+                   "Port written into the 308 redirects to https:// (the public HTTPS port)")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  serve_cmd
+      ->add_flag("--hsts,!--no-hsts", serve.hsts,
+                 "Strict-Transport-Security on HTTPS responses of TLS hosts (--hsts=false: off)")
+      ->capture_default_str();
 
   CLI::App* check_cmd =
-      cli.add_subcommand("check", "Print the routing table and every diagnostic; exit 1 if any "
-                                  "object was rejected");
+      cli.add_subcommand("check",
+                         "Print the routing table and every diagnostic; exit 1 if any "
+                         "object was rejected");
   add_common(check_cmd);
+
+  CLI::App* cert_cmd = cli.add_subcommand(
+      "cert", "Write a local CA, a certificate for the hosts and a kubernetes.io/tls Secret");
+  cert_cmd
+      ->add_option("--host", cert.hosts,
+                   "Host the certificate is for (repeatable; *.example.com allowed)")
+      ->required();
+  cert_cmd
+      ->add_option("--out", cert.out,
+                   "Folder for ca.crt, the certificate, key and Secret "
+                   "(created; an existing CA in it is reused)")
+      ->required();
+  cert_cmd->add_option("--secret", cert.secret,
+                       "Secret name (default: from the first host, a.example.com → "
+                       "a-example-com-tls)");
+  cert_cmd->add_option("--namespace", cert.name_space, "Namespace of the Secret")
+      ->capture_default_str();
+  cert_cmd->add_option("--days", cert.days, "Validity of the certificate in days")
+      ->check(CLI::Range(1, 3650))
+      ->capture_default_str();
   cli.add_subcommand("version", "Print the version");
 
   // CLI11 would call an unknown command "a missing subcommand"; say what it is.
   if (argc > 1 && argv[1][0] != '-') {
     std::string_view command = argv[1];
-    if (command != "serve" && command != "check" && command != "version") {
+    if (command != "serve" && command != "check" && command != "cert" && command != "version") {
       std::fprintf(stderr,
-                   "lintel: unknown command \"%s\" (expected serve, check or version; see "
+                   "lintel: unknown command \"%s\" (expected serve, check, cert or version; see "
                    "'lintel --help')\n",
                    argv[1]);
       return kExitUsage;
@@ -324,6 +492,9 @@ int main(int argc, char** argv) {
   if (cli.got_subcommand("version")) {
     std::printf("lintel %s\n", LINTEL_VERSION);
     return kExitOk;
+  }
+  if (cli.got_subcommand("cert")) {
+    return run_cert(cert);
   }
   setup_logging(common.log_level);
   if (cli.got_subcommand("check")) {
