@@ -800,7 +800,11 @@ class TlsBuilder {
     Loaded& out = loaded_[id];
     auto it = state_.secrets.find(id);
     if (it == state_.secrets.end()) {
-      out.problem = fmt::format("not found in namespace \"{}\"", ns);
+      // The decoder keeps only kubernetes.io/tls Secrets (others hold passwords and
+      // tokens that have no business in our memory), so a Secret of another type lands
+      // here too: say so, or the user stares at a Secret that plainly exists.
+      out.problem = fmt::format("not found in namespace \"{}\" (only Secrets of type {} are read)",
+                                ns, kTlsSecretType);
     } else if (it->second.type != kTlsSecretType) {
       out.problem = fmt::format("is of type \"{}\", not {}", it->second.type, kTlsSecretType);
     } else {
