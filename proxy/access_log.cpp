@@ -50,6 +50,7 @@ std::string format_access_record(const AccessRecord& r) {
   out.reserve(256 + r.path.size());
   out.append("{\"time\":\"").append(rfc3339_utc_ms(r.time)).append("\",\"client\":");
   append_json_string(out, r.client);
+  out.append(r.tls ? ",\"scheme\":\"https\"" : ",\"scheme\":\"http\"");
   out.append(",\"method\":");
   append_json_string(out, r.method);
   out.append(",\"host\":");

@@ -22,6 +22,7 @@ namespace lintel::proxy {
 struct AccessRecord {
   std::chrono::system_clock::time_point time;  // when the request head started arriving
   std::string client;                          // peer IP
+  bool tls = false;                            // "scheme": "https" or "http"
   std::string method;
   std::string host;
   std::string path;        // normalized, without query ("" if the request was not valid)

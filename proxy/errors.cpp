@@ -35,7 +35,8 @@ static_assert(kErrors.size() == static_cast<size_t>(ErrorKind::kUpstreamTimeout)
 
 const ErrorInfo& error_info(ErrorKind kind) { return kErrors[static_cast<size_t>(kind)]; }
 
-std::string error_response(ErrorKind kind, bool close, std::string_view request_id) {
+std::string error_response(ErrorKind kind, bool close, std::string_view request_id,
+                           std::string_view extra_fields) {
   const ErrorInfo& info = error_info(kind);
   std::string out;
   out.reserve(256);
@@ -49,10 +50,41 @@ std::string error_response(ErrorKind kind, bool close, std::string_view request_
   if (!request_id.empty()) {
     out.append("X-Request-ID: ").append(request_id).append("\r\n");
   }
+  out.append(extra_fields);
   if (close) {
     out.append("Connection: close\r\n");
   }
   out.append("\r\n").append(info.body).append("\n");
+  return out;
+}
+
+std::string redirect_response(std::string_view location, bool close, std::string_view request_id) {
+  constexpr std::string_view kBody = "redirecting to https\n";
+  std::string out;
+  out.reserve(192 + location.size());
+  out.append("HTTP/1.1 308 Permanent Redirect\r\nLocation: ")
+      .append(location)
+      .append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+      .append(std::to_string(kBody.size()))
+      .append("\r\n");
+  if (!request_id.empty()) {
+    out.append("X-Request-ID: ").append(request_id).append("\r\n");
+  }
+  if (close) {
+    out.append("Connection: close\r\n");
+  }
+  out.append("\r\n").append(kBody);
+  return out;
+}
+
+std::string https_location(std::string_view host, uint16_t https_port, std::string_view path,
+                           bool has_query, std::string_view query) {
+  std::string out;
+  out.reserve(16 + host.size() + path.size() + query.size());
+  out.append("https://").append(host);
+  if (https_port != 443) out.append(":").append(std::to_string(https_port));
+  out.append(path);
+  if (has_query) out.append("?").append(query);
   return out;
 }
 

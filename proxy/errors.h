@@ -5,6 +5,7 @@
 // "request" on it could be smuggled. Upstream errors keep the connection when the request
 // was read completely (the framing is intact), see Session.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,7 +41,20 @@ struct ErrorInfo {
 const ErrorInfo& error_info(ErrorKind kind);
 
 // The whole response: status line, Content-Type text/plain, Content-Length, X-Request-ID
-// when known, `Connection: close` when `close`.
-std::string error_response(ErrorKind kind, bool close, std::string_view request_id);
+// when known, `extra_fields` (complete "Name: value\r\n" lines, e.g. the HSTS field of a
+// TLS route), `Connection: close` when `close`.
+std::string error_response(ErrorKind kind, bool close, std::string_view request_id,
+                           std::string_view extra_fields = {});
+
+// The 308 Permanent Redirect to HTTPS of a plain-HTTP request for a route with
+// Route::https_redirect: Location, a short text body, X-Request-ID when known,
+// `Connection: close` when `close`. 308 rather than 301: the method and body are kept
+// (a POST stays a POST), as ingress-nginx answers.
+std::string redirect_response(std::string_view location, bool close, std::string_view request_id);
+
+// "https://" + host without its port (lowercase, as routed; IPv6 in brackets) + ":port"
+// unless `https_port` is 443 + path (normalized) + "?query" when the request had one.
+std::string https_location(std::string_view host, uint16_t https_port, std::string_view path,
+                           bool has_query, std::string_view query);
 
 }  // namespace lintel::proxy

@@ -106,7 +106,7 @@ std::string upstream_request_head(const ValidRequest& request,
 std::string downstream_response_head(int status, std::string_view reason,
                                      const std::vector<HeaderField>& fields,
                                      ResponseFraming framing, uint64_t content_length, bool close,
-                                     int client_version) {
+                                     int client_version, std::string_view hsts) {
   std::string out;
   out.reserve(256 + fields.size() * 48);
   out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
@@ -119,8 +119,10 @@ std::string downstream_response_head(int status, std::string_view reason,
       continue;
     }
     if (is_hop_by_hop(f.name) || named_by(options, f.name)) continue;
+    if (!hsts.empty() && iequals(f.name, "strict-transport-security")) hsts = {};
     append_field(out, f.name, f.value);
   }
+  if (!hsts.empty()) append_field(out, "Strict-Transport-Security", hsts);
   switch (framing) {
     case ResponseFraming::kNone:
     case ResponseFraming::kClose:

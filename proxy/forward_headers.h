@@ -54,9 +54,15 @@ enum class ResponseFraming {
 // fields without hop-by-hop ones (and without those named by its Connection field), then
 // framing and `Connection: close` when `close`, or `Connection: keep-alive` for an
 // HTTP/1.0 client that keeps the connection.
+// `hsts` (non-empty on HTTPS responses of TLS routes): the Strict-Transport-Security value
+// added unless the upstream sent that field itself. The upstream's own field wins: an
+// application that knows its HSTS policy (a longer max-age, preload, or max-age=0 to retire
+// HSTS) must be able to say so, and a response never carries the field twice (browsers
+// take the first one, so a second would only confuse). ingress-nginx differs here: its
+// more_set_headers replaces the upstream's value with the controller's.
 std::string downstream_response_head(int status, std::string_view reason,
                                      const std::vector<HeaderField>& fields,
                                      ResponseFraming framing, uint64_t content_length, bool close,
-                                     int client_version);
+                                     int client_version, std::string_view hsts = {});
 
 }  // namespace lintel::proxy

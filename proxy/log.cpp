@@ -25,12 +25,20 @@ std::string LogThrottle::summary() {
         "each is in the access log)",
         refused_, refused_ == 1 ? "" : "s");
   }
+  if (tls_refused_ > 0) {
+    if (!out.empty()) out += "; ";
+    out += fmt::format(
+        "{} TLS connection{} closed for a failed or timed-out handshake or plain HTTP on the "
+        "HTTPS port (logged at debug level)",
+        tls_refused_, tls_refused_ == 1 ? "" : "s");
+  }
   if (suppressed_ > 0) {
     if (!out.empty()) out += "; ";
     out += fmt::format("{} upstream failure warning{} suppressed (over {} per interval)",
                        suppressed_, suppressed_ == 1 ? "" : "s", warning_budget_);
   }
   refused_ = 0;
+  tls_refused_ = 0;
   suppressed_ = 0;
   warnings_ = 0;
   return out;

@@ -20,7 +20,8 @@ spdlog::logger& proxy_log();
 // - requests refused as invalid (over a limit, too slow) are logged at debug level only
 //   (each one is in the access log anyway) and counted here;
 // - upstream failure warnings (502, 504) are logged up to a budget per interval and
-//   counted beyond it.
+//   counted beyond it;
+// - failed TLS handshakes are logged at debug level only and counted here.
 // summary() sums an interval up in one line and starts the next one.
 //
 // Thread: one per worker, used on that worker's thread only.
@@ -29,6 +30,8 @@ class LogThrottle {
   explicit LogThrottle(size_t warnings_per_interval) : warning_budget_(warnings_per_interval) {}
 
   void count_refused() { ++refused_; }
+  // A TLS connection closed for a failed or timed-out handshake (plain HTTP included).
+  void count_tls_refused() { ++tls_refused_; }
   // Whether this upstream failure warning may be logged; false: it is counted instead.
   bool allow_warning() {
     if (warnings_ < warning_budget_) {
@@ -47,6 +50,7 @@ class LogThrottle {
   size_t warning_budget_;
   size_t warnings_ = 0;
   uint64_t refused_ = 0;
+  uint64_t tls_refused_ = 0;
   uint64_t suppressed_ = 0;
 };
 

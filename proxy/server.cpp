@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "proxy/access_log.h"
@@ -38,6 +39,23 @@ bool probe_address_free(const tcp::endpoint& endpoint, std::string& error) {
   return true;
 }
 
+// "host:port" → endpoint, or nullopt with `error` set.
+std::optional<tcp::endpoint> resolve(const std::string& text, std::string& error) {
+  const auto parsed = parse_host_port(text);
+  if (!parsed) {
+    error = "listen address \"" + text + "\": expected host:port or [v6]:port with an IP literal";
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  const auto address = parsed->host.empty() ? asio::ip::address(asio::ip::address_v4::any())
+                                            : asio::ip::make_address(parsed->host, ec);
+  if (ec || address.is_v6() != parsed->ipv6) {
+    error = "listen address \"" + text + "\": not an IP literal";
+    return std::nullopt;
+  }
+  return tcp::endpoint(address, parsed->port);
+}
+
 class ServerImpl final : public Server {
  public:
   explicit ServerImpl(const ProxyOptions& options) : options_(options) {
@@ -46,30 +64,41 @@ class ServerImpl final : public Server {
   ~ServerImpl() override { stop(); }
 
   bool bind(std::string& error) {
-    const auto parsed = parse_host_port(options_.http_address);
-    if (!parsed) {
-      error = "listen address \"" + options_.http_address +
-              "\": expected host:port or [v6]:port with an IP literal";
-      return false;
+    auto http = resolve(options_.http_address, error);
+    if (!http) return false;
+    std::optional<tcp::endpoint> https;
+    if (!options_.https_address.empty()) {
+      https = resolve(options_.https_address, error);
+      if (!https) return false;
+      // Both listeners use SO_REUSEPORT, so binding them to one port would succeed and
+      // split the connections between HTTP and TLS at random.
+      if (https->port() != 0 && https->port() == http->port() &&
+          (https->address() == http->address() || https->address().is_unspecified() ||
+           http->address().is_unspecified())) {
+        error = "HTTPS listen address \"" + options_.https_address +
+                "\" overlaps the HTTP listener \"" + options_.http_address + "\"";
+        return false;
+      }
     }
-    boost::system::error_code ec;
-    const auto address = parsed->host.empty() ? asio::ip::address(asio::ip::address_v4::any())
-                                              : asio::ip::make_address(parsed->host, ec);
-    if (ec || address.is_v6() != parsed->ipv6) {
-      error = "listen address \"" + options_.http_address + "\": not an IP literal";
-      return false;
-    }
-    tcp::endpoint endpoint(address, parsed->port);
-    if (endpoint.port() != 0 && !probe_address_free(endpoint, error)) return false;
+    if (http->port() != 0 && !probe_address_free(*http, error)) return false;
+    if (https && https->port() != 0 && !probe_address_free(*https, error)) return false;
     const int count = std::max(1, options_.workers);
     for (int i = 0; i < count; ++i) {
       auto worker = std::make_unique<Worker>(i, options_, access_log_.get());
-      if (!worker->bind(endpoint, error)) return false;
+      if (!worker->bind(Listener::kHttp, *http, error)) return false;
       // Port 0: the first bind picks the port, the other workers share it.
-      endpoint.port(worker->port());
+      http->port(worker->port(Listener::kHttp));
+      if (https) {
+        if (!worker->bind(Listener::kHttps, *https, error)) return false;
+        https->port(worker->port(Listener::kHttps));
+      }
       workers_.push_back(std::move(worker));
     }
-    address_ = format_host_port(address.to_string(), endpoint.port(), address.is_v6());
+    address_ = format_host_port(http->address().to_string(), http->port(), http->address().is_v6());
+    if (https) {
+      https_address_ =
+          format_host_port(https->address().to_string(), https->port(), https->address().is_v6());
+    }
     return true;
   }
 
@@ -96,14 +125,21 @@ class ServerImpl final : public Server {
   }
 
   std::string http_address() const override { return address_; }
-  // No HTTPS listener yet (issue 3 adds it).
-  std::string https_address() const override { return ""; }
+  std::string https_address() const override { return https_address_; }
+
+  TlsStats tls_stats() const override {
+    // workers_ is filled before create() returns and never changes afterwards.
+    TlsStats stats;
+    for (const auto& w : workers_) w->tls_counters().sum_into(stats);
+    return stats;
+  }
 
  private:
   ProxyOptions options_;  // workers keep a reference: lives as long as they do
   std::unique_ptr<AccessLog> access_log_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::string address_;
+  std::string https_address_;
   std::mutex mutex_;  // start/publish/stop: control threads only, never the request path
   bool started_ = false;
   bool stopped_ = false;

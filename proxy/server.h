@@ -51,6 +51,17 @@ struct ProxyOptions {
   std::string hsts_value = "max-age=31536000; includeSubDomains";
 };
 
+// TLS listener counters, summed over the workers when asked (each worker counts its own,
+// without a lock). Failures are also logged at debug level, one line each.
+struct TlsStats {
+  uint64_t handshakes = 0;          // completed handshakes
+  uint64_t handshake_failures = 0;  // protocol errors, client closed or reset mid-handshake
+  uint64_t handshake_timeouts = 0;  // no complete handshake within handshake_timeout
+  uint64_t plain_http = 0;          // an HTTP request sent to the HTTPS port (a failure too)
+  uint64_t unknown_sni = 0;         // completed with an SNI the store does not know: default cert
+  uint64_t no_certificate = 0;      // refused: the snapshot's CertStore has no default context
+};
+
 class Server {
  public:
   // Binds every worker's listener. Returns nullptr with `error` set when an address is
@@ -67,8 +78,12 @@ class Server {
   // The bound HTTP address of worker listeners ("127.0.0.1:8080"), with the real port
   // when the option said port 0.
   virtual std::string http_address() const = 0;
-  // The bound HTTPS address, "" when there is no HTTPS listener.
+  // The bound HTTPS address ("127.0.0.1:8443", real port when the option said port 0), ""
+  // when there is no HTTPS listener.
   virtual std::string https_address() const = 0;
+  // Any thread. Counters of the HTTPS listeners since start (relaxed reads: a live view,
+  // not a consistent cut). All zero without an HTTPS listener.
+  virtual TlsStats tls_stats() const = 0;
 };
 
 }  // namespace lintel::proxy

@@ -10,22 +10,35 @@
 // Every operation has a deadline (beast::tcp_stream::expires_after, set where it starts)
 // and every buffer a limit. No exception is used for expected failures: every async call
 // reports through an error_code.
+//
+// Plain and TLS connections run the same Session, a template over the client stream type
+// (PlainStream, TlsStream below), instantiated for both here and only here, so Beast and
+// OpenSSL stream code stay out of headers. A TLS session first does the handshake
+// (tls/cert_store.h, "Wiring for the HTTPS listener"), then serves requests exactly like a
+// plain one, and ends with close_notify.
 
 #include "proxy/session.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/flat_stream.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <functional>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "proxy/errors.h"
@@ -33,6 +46,8 @@
 #include "proxy/log.h"
 #include "proxy/request_head.h"
 #include "proxy/worker.h"
+#include "tls/cert_store.h"
+#include "tls/server_context.h"
 
 namespace lintel::proxy {
 
@@ -65,6 +80,24 @@ constexpr std::chrono::seconds kLingerTime{2};
 constexpr size_t kLingerBytes = 1024 * 1024;
 // Deadline for writing a response to a client that is being refused.
 constexpr std::chrono::seconds kErrorWriteTimeout{5};
+// Deadline for sending close_notify at the end of a TLS connection.
+constexpr std::chrono::seconds kTlsShutdownTimeout{2};
+
+// The session speaks HTTP/1.1 whatever ALPN chose, which is right while tls/ offers
+// nothing else. Offering "h2" there must come with a dispatch on tls::negotiated_alpn()
+// after the handshake (run()); this keeps the two from drifting apart.
+static_assert(tls::kAlpnProtocols.size() == 1,
+              "proxy/session.cpp serves HTTP/1.1 only: dispatch on the negotiated ALPN "
+              "protocol after the handshake before offering another");
+
+// The client side of a connection. beast::ssl_stream only takes an asio::ssl::context,
+// while the SSL must come from the snapshot's CertStore (SSL_new on its default SSL_CTX),
+// so the TLS stream is assembled here from the same parts beast::ssl_stream uses: an
+// asio::ssl::stream constructed from a native SSL*, under a beast::flat_stream, which
+// gathers a buffer sequence (head + chunk line + body + CRLF) into one TLS record instead
+// of one record and one sendmsg per buffer.
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::flat_stream<asio::ssl::stream<beast::tcp_stream>>;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
@@ -100,44 +133,56 @@ ErrorKind client_body_error(const error_code& ec) {
   return ErrorKind::kBadRequest;
 }
 
+// Whether the client closed the connection (a read saw its end): no reason to send it
+// anything more, close_notify included.
+bool peer_closed(const error_code& ec) {
+  return ec == asio::error::eof || ec == http::error::end_of_stream ||
+         ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
+}
+
+template <class Stream>
 class Session final : public Connection {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(Worker& worker, tcp::socket socket)
+  // A plain connection.
+  Session(Worker& worker, tcp::socket socket) requires(!kTls)
+      : worker_(worker), options_(worker.options()), down_(std::move(socket)) {
+    init();
+  }
+
+  // A TLS connection: `ssl` (owned from here on) was made from the default context of
+  // `pinned`'s CertStore, which the servername callback reads during the handshake.
+  Session(Worker& worker, tcp::socket socket, SnapshotPtr pinned, SSL* ssl) requires kTls
       : worker_(worker),
         options_(worker.options()),
-        down_(std::move(socket)),
-        in_(options_.max_request_target + kRequestLineSlack + options_.max_header_bytes +
-            kReadBufferSlack),
-        up_buffer_(kMaxUpstreamHeadBytes + kReadBufferSlack),
-        body_(kBodyBuffer) {
-    client_ = endpoint_ip(down_.socket());
-    limits_.max_request_target = options_.max_request_target;
-    limits_.max_header_bytes = options_.max_header_bytes;
-    limits_.max_header_fields = options_.max_header_fields;
-    // No body limit in limits_: the limit depends on the route (see body_limit()), so it
-    // is applied after matching, in forward().
-    error_code ec;
-    listener_port_ = down_.socket().local_endpoint(ec).port();
-    down_.socket().set_option(tcp::no_delay(true), ec);
+        pinned_(std::move(pinned)),
+        down_(beast::tcp_stream(std::move(socket)), ssl) {
+    handshake_.store = pinned_->certs.get();
+    init();
   }
 
   void close_all() override {
     error_code ec;
-    down_.socket().close(ec);
+    lowest().socket().close(ec);
     if (up_) up_->socket().close(ec);
   }
 
   asio::awaitable<void> run() {
     worker_.track(this);
+    bool ready = true;
+    if constexpr (kTls) ready = co_await handshake();
     bool first = true;
-    while (!worker_.stopping()) {
+    while (ready && !worker_.stopping()) {
       const bool keep = co_await serve_one(first);
       first = false;
       if (!keep) break;
     }
+    if constexpr (kTls) co_await close_notify();
     worker_.untrack(this);
     error_code ec;
-    down_.socket().close(ec);
+    lowest().socket().close(ec);
   }
 
  private:
@@ -148,7 +193,116 @@ class Session final : public Connection {
     std::string request_id;
     std::string upstream_head;  // the request head as sent upstream
     ValidRequest request;
+    // The Strict-Transport-Security value for every response of this exchange, ours
+    // included: set on a TLS connection for a route with Route::tls (ProxyOptions::hsts).
+    std::string_view hsts;
   };
+
+  void init() {
+    in_.max_size(options_.max_request_target + kRequestLineSlack + options_.max_header_bytes +
+                 kReadBufferSlack);
+    auto& socket = lowest().socket();
+    client_ = endpoint_ip(socket);
+    limits_.max_request_target = options_.max_request_target;
+    limits_.max_header_bytes = options_.max_header_bytes;
+    limits_.max_header_fields = options_.max_header_fields;
+    // No body limit in limits_: the limit depends on the route (see body_limit()), so it
+    // is applied after matching, in forward().
+    error_code ec;
+    // The port the client connected to: X-Forwarded-Port names the TLS listener's port on
+    // a TLS connection, the HTTP one otherwise.
+    listener_port_ = socket.local_endpoint(ec).port();
+    socket.set_option(tcp::no_delay(true), ec);
+  }
+
+  // The TCP layer under the client stream: deadlines, socket options, close.
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(down_); }
+
+  // --- TLS -----------------------------------------------------------------------------
+
+  // The handshake, under handshake_timeout. Returns whether requests may be served.
+  asio::awaitable<bool> handshake() requires kTls {
+    auto& ssl_stream = down_.next_layer();
+    SSL* ssl = ssl_stream.native_handle();
+    TlsCounters& counters = worker_.tls_counters();
+    if (const tls::Status bad = tls::attach_handshake_state(ssl, &handshake_)) {
+      TlsCounters::add(counters.handshake_failures);
+      proxy_log().error("client {}: TLS: {}; closing", client_, bad->message);
+      co_return false;
+    }
+    lowest().expires_after(options_.handshake_timeout);
+    error_code ec;
+    co_await ssl_stream.async_handshake(asio::ssl::stream_base::server, use_ec(ec));
+    lowest().expires_never();
+    // From here on the SSL holds its own reference to the SSL_CTX the servername callback
+    // chose (certificate rotation never touches an established connection), and that
+    // callback does not run again (no renegotiation: tls/server_context.h). So the store
+    // and the snapshot pinned for the handshake are let go: a keep-alive connection must
+    // not keep an old snapshot's routes and endpoints alive. Requests pin the current
+    // snapshot each (forward()).
+    const tls::Selection selection = handshake_.selection;
+    handshake_.store = nullptr;
+    pinned_.reset();
+    if (ec) {
+      // Counted and logged at debug level only: any client can fail a handshake at will.
+      // Whatever alert OpenSSL produced was sent before the error was reported; the
+      // connection is closed, nothing else is affected.
+      const bool ssl_error = ec.category() == asio::error::get_ssl_category();
+      const int reason = ssl_error ? ERR_GET_REASON(static_cast<unsigned long>(ec.value())) : 0;
+      std::string_view what = "TLS handshake failed";
+      if (ec == beast::error::timeout) {
+        TlsCounters::add(counters.handshake_timeouts);
+        what = "no TLS handshake within the deadline";
+      } else if (ssl_error &&
+                 (reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST)) {
+        TlsCounters::add(counters.plain_http);
+        what = "plain HTTP sent to the HTTPS port";
+      } else {
+        TlsCounters::add(counters.handshake_failures);
+      }
+      worker_.log_throttle().count_tls_refused();
+      proxy_log().debug("client {}: {} ({}): closing", client_, what, ec.message());
+      co_return false;
+    }
+    TlsCounters::add(counters.handshakes);
+    tls_open_ = true;
+    const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (sni && selection.match == tls::SniMatch::kDefault) {
+      // Served with the default certificate (DESIGN.md "TLS"): a host whose Secret is
+      // unusable is routed over it too, so this is not a reason to close.
+      TlsCounters::add(counters.unknown_sni);
+      proxy_log().debug("client {}: TLS SNI \"{}\" has no certificate: served the default one",
+                        client_, sni);
+    }
+    co_return true;
+  }
+
+  // Sends close_notify (RFC 8446 §6.1) under a short deadline, unless the connection is
+  // already unusable or the client has closed it. It does not wait for the client's own
+  // close_notify: marking it received first makes SSL_shutdown complete once ours is
+  // written, as nginx does; a client that has sent everything it wanted has no reason to
+  // answer, and waiting would hold the connection for nothing.
+  asio::awaitable<void> close_notify() requires kTls {
+    if (!tls_open_ || !lowest().socket().is_open()) co_return;
+    tls_open_ = false;
+    SSL* ssl = down_.next_layer().native_handle();
+    SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+    lowest().expires_after(kTlsShutdownTimeout);
+    error_code ec;
+    co_await down_.next_layer().async_shutdown(use_ec(ec));
+  }
+
+  // After any failed read or write on the client stream: whether close_notify may still
+  // be sent. Not after a TLS protocol error (OpenSSL has sent its alert), nor once the
+  // client has closed or the socket is gone (a deadline closes it).
+  void note_client_error(const error_code& ec) {
+    if constexpr (kTls) {
+      if (ec && (peer_closed(ec) || ec.category() == asio::error::get_ssl_category() ||
+                 !lowest().socket().is_open())) {
+        tls_open_ = false;
+      }
+    }
+  }
 
   // --- downstream head ---------------------------------------------------------------
 
@@ -163,6 +317,7 @@ class Session final : public Connection {
     const size_t room = in_.max_size() - in_.size();
     const size_t n = co_await down_.async_read_some(in_.prepare(std::min(max, room)), use_ec(ec));
     in_.commit(n);
+    note_client_error(ec);
     co_return ec;
   }
 
@@ -170,20 +325,27 @@ class Session final : public Connection {
   asio::awaitable<bool> serve_one(bool first) {
     Exchange ex;
     ex.record.client = client_;
+    ex.record.tls = kTls;
 
     // Wait for the first byte: the keep-alive idle timeout between requests, the head
     // deadline for the first request of a connection.
     if (in_.size() == 0) {
-      down_.expires_after(first ? options_.header_timeout : options_.idle_timeout);
+      lowest().expires_after(first ? options_.header_timeout : options_.idle_timeout);
       const error_code ec = co_await read_more(kHeadReadChunk);
-      if (ec) co_return false;  // closed or idle: nothing to answer
+      // Closed or idle: nothing to answer. On TLS this includes a client that closes the
+      // TCP connection without close_notify (stream_truncated). That is no attack here:
+      // truncation matters when a message's end is inferred from the close, and every
+      // response we sent was complete and self-delimited (Content-Length or chunked) before
+      // we waited for the next request; a request cut short is never forwarded. Browsers
+      // and curl routinely close this way, so it is not logged as an error.
+      if (ec) co_return false;
     }
     ex.start = Clock::now();
     ex.record.time = std::chrono::system_clock::now();
 
     // The whole head must arrive within header_timeout: set once, not per read, so a
     // client sending one byte at a time cannot hold the connection (slowloris).
-    down_.expires_after(options_.header_timeout);
+    lowest().expires_after(options_.header_timeout);
     RequestHeadScanner scanner(limits_);
     for (;;) {
       const auto state = scanner.scan(input());
@@ -217,6 +379,7 @@ class Session final : public Connection {
     ForwardContext ctx;
     ctx.client_address = client_;
     ctx.listener_port = listener_port_;
+    ctx.scheme = kTls ? "https" : "http";
     ctx.request_id = ex.request_id;
     ex.upstream_head = upstream_request_head(ex.request, head.fields, ctx);
 
@@ -245,7 +408,7 @@ class Session final : public Connection {
   // Refuses a request the client got wrong: error response, Connection: close, close.
   asio::awaitable<bool> refuse(Exchange& ex, ErrorKind kind, std::string_view detail) {
     const ErrorInfo& info = error_info(kind);
-    if (!down_.socket().is_open()) {
+    if (!lowest().socket().is_open()) {
       // A deadline passed: beast::tcp_stream closed the socket, so no answer can be sent.
       worker_.log_throttle().count_refused();
       proxy_log().debug("client {}: {} ({}): closed", client_, info.log, detail);
@@ -270,27 +433,62 @@ class Session final : public Connection {
   }
 
   asio::awaitable<void> write_error(Exchange& ex, ErrorKind kind, bool close) {
-    const std::string response = error_response(kind, close, ex.request_id);
-    down_.expires_after(kErrorWriteTimeout);
+    std::string hsts_field;
+    if (!ex.hsts.empty()) {
+      hsts_field.append("Strict-Transport-Security: ").append(ex.hsts).append("\r\n");
+    }
+    const std::string response = error_response(kind, close, ex.request_id, hsts_field);
+    co_await write_own(ex, response, error_info(kind).status);
+  }
+
+  // Writes a response of our own, complete in `response`, and logs the exchange.
+  asio::awaitable<void> write_own(Exchange& ex, std::string_view response, int status) {
+    lowest().expires_after(kErrorWriteTimeout);
     error_code ec;
     const size_t n = co_await asio::async_write(down_, asio::buffer(response), use_ec(ec));
+    note_client_error(ec);
     ex.record.bytes_out += n;
-    ex.record.status = error_info(kind).status;
+    ex.record.status = status;
     finish(ex);
+  }
+
+  // A plain-HTTP request for a route with https_redirect: 308 to the same host, path and
+  // query over HTTPS, without contacting any upstream. The connection is kept when the
+  // request had no body (or an empty one); otherwise it is closed after the answer, as for
+  // our error responses, rather than reading a body nobody will use.
+  asio::awaitable<bool> redirect(Exchange& ex) {
+    const ValidRequest& rq = ex.request;
+    const bool close = !rq.keep_alive || !parser_->is_done();
+    // The host as routed: lowercase, without the port the client used for plain HTTP. An
+    // HTTP/1.0 request without Host: the address it reached.
+    std::string host = routing::normalize_host(rq.host);
+    if (host.empty()) {
+      error_code ec;
+      const auto local = lowest().socket().local_endpoint(ec).address();
+      host = local.is_v6() ? "[" + local.to_string() + "]" : local.to_string();
+    }
+    const std::string location =
+        https_location(host, options_.https_redirect_port, rq.path, rq.has_query, rq.query);
+    co_await write_own(ex, redirect_response(location, close, ex.request_id), 308);
+    if (close) co_await linger();
+    co_return !close;
   }
 
   // Half-closes, then reads and discards what the client still sends, bounded in time and
   // bytes: closing a socket with unread data makes the kernel send a reset, which can
-  // destroy the error response before the client has read it.
+  // destroy the error response before the client has read it. On TLS, close_notify goes
+  // first (the TCP half-close ends the TLS stream too), and what follows is discarded as
+  // raw TCP bytes without decrypting them.
   asio::awaitable<void> linger() {
+    if constexpr (kTls) co_await close_notify();
     error_code ec;
-    down_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) co_return;
-    down_.expires_after(kLingerTime);
+    lowest().expires_after(kLingerTime);
     size_t discarded = in_.size();
     in_.consume(in_.size());
     while (discarded < kLingerBytes && !ec) {
-      discarded += co_await down_.async_read_some(asio::buffer(body_), use_ec(ec));
+      discarded += co_await lowest().async_read_some(asio::buffer(body_), use_ec(ec));
     }
   }
 
@@ -326,7 +524,7 @@ class Session final : public Connection {
     auto& body = parser_->get().body();
     body.data = body_.data();
     body.size = body_.size();
-    down_.expires_after(options_.client_body_timeout);
+    lowest().expires_after(options_.client_body_timeout);
     co_await http::async_read_some(down_, in_, *parser_, use_ec(ec));
     if (ec == http::error::need_buffer) ec = {};
     co_return body_.size() - body.size;
@@ -403,6 +601,11 @@ class Session final : public Connection {
     // that would exceed it, before that chunk is forwarded (see send_request()).
     const routing::Route* route = match.route;
     if (!route && match.backend) route = snapshot->routes->default_route();
+    if constexpr (kTls) {
+      if (options_.hsts && route && route->tls) ex.hsts = options_.hsts_value;
+    } else {
+      if (route && route->https_redirect) co_return co_await redirect(ex);
+    }
     if (const auto limit = body_limit(route)) {
       if (rq.framing == BodyFraming::kContentLength && rq.content_length > *limit) {
         co_return co_await refuse(ex, ErrorKind::kPayloadTooLarge,
@@ -431,7 +634,7 @@ class Session final : public Connection {
     // The client waits for "100 Continue" before sending its body; the proxy answers it
     // itself (and does not forward the Expect field) once it is ready to read the body.
     if (rq.expect_continue && !parser_->is_done()) {
-      down_.expires_after(options_.send_timeout);
+      lowest().expires_after(options_.send_timeout);
       const size_t n = co_await asio::async_write(down_, asio::buffer(kContinue), use_ec(ec));
       ex.record.bytes_out += n;
       if (ec) co_return false;
@@ -447,7 +650,9 @@ class Session final : public Connection {
     for (size_t i = 0; i < tries && !up_; ++i) {
       endpoint = &endpoints[(first + i) % endpoints.size()];
       key = endpoint->to_string();
-      if (auto socket = worker_.pool().take(key)) {
+      // With the whole request in hand, a reused connection that turns out closed is
+      // retried on a new one (below), which lets the pool skip its liveness check.
+      if (auto socket = worker_.pool().take(key, parser_->is_done())) {
         up_.emplace(std::move(*socket));
         pooled = true;
       } else if (auto fresh = co_await connect(*endpoint)) {
@@ -577,7 +782,7 @@ class Session final : public Connection {
         const std::string head =
             downstream_response_head(static_cast<int>(status), response_->get().reason(),
                                      fields_of(*response_), ResponseFraming::kNone, 0, false, 11);
-        down_.expires_after(options_.send_timeout);
+        lowest().expires_after(options_.send_timeout);
         const size_t n = co_await asio::async_write(down_, asio::buffer(head), use_ec(ec));
         ex.record.bytes_out += n;
         if (ec) co_return ErrorKind::kUpstreamFailed;
@@ -609,6 +814,25 @@ class Session final : public Connection {
     return rp.chunked() || (length && *length > 0);
   }
 
+  // Decodes response body bytes already in up_buffer_ into body_, without any I/O. Returns
+  // the byte count; `ec` is set when the upstream's framing is broken.
+  size_t decode_buffered_response(error_code& ec) {
+    ResponseParser& rp = *response_;
+    auto& body = rp.get().body();
+    body.data = body_.data();
+    body.size = body_.size();
+    while (up_buffer_.size() > 0 && !rp.is_done() && body.size > 0) {
+      const size_t used = rp.put(up_buffer_.data(), ec);
+      up_buffer_.consume(used);
+      if (ec == http::error::need_more || ec == http::error::need_buffer) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
+    }
+    return body_.size() - body.size;
+  }
+
   // Streams the response to the client. Returns whether the connection may continue.
   asio::awaitable<bool> relay_response(Exchange& ex, const std::string& key) {
     ResponseParser& rp = *response_;
@@ -631,36 +855,31 @@ class Session final : public Connection {
     }
     const bool close = !rq.keep_alive || framing == ResponseFraming::kClose;
     const std::string head = downstream_response_head(status, rp.get().reason(), fields_of(rp),
-                                                      framing, length, close, rq.version);
+                                                      framing, length, close, rq.version, ex.hsts);
     ex.record.status = status;
-    error_code ec;
-    down_.expires_after(options_.send_timeout);
-    ex.record.bytes_out += co_await asio::async_write(down_, asio::buffer(head), use_ec(ec));
-    if (ec) {
-      drop_upstream();
-      finish(ex);
-      co_return false;
-    }
 
+    // The head goes out together with the body bytes that arrived with it and, when they
+    // complete a chunked body, the last chunk: one write (one sendmsg, one TLS record) for
+    // a small response instead of up to three. Later pieces are read and written one by
+    // one, so memory stays at one body buffer whatever the size.
     const bool chunked = framing == ResponseFraming::kChunked;
-    std::vector<asio::const_buffer> out;
+    const bool has_body = framing != ResponseFraming::kNone;
+    error_code ec;  // upstream side
+    size_t n = has_body && !rp.is_done() ? decode_buffered_response(ec) : 0;
+    out_.clear();
+    out_.push_back(asio::buffer(head));
     std::string chunk_line;
-    while (framing != ResponseFraming::kNone && !rp.is_done()) {
-      auto& body = rp.get().body();
-      body.data = body_.data();
-      body.size = body_.size();
-      up_->expires_after(options_.response_timeout);
-      co_await http::async_read_some(*up_, up_buffer_, rp, use_ec(ec));
-      if (ec == http::error::need_buffer) ec = {};
-      const size_t n = body_.size() - body.size;
-      out.clear();
-      frame_body(out, n, chunked, chunk_line);
-      if (!out.empty()) {
+    for (;;) {
+      frame_body(out_, n, chunked, chunk_line);
+      if (chunked && !ec && rp.is_done()) out_.push_back(asio::buffer(kLastChunk));
+      if (!out_.empty()) {
         error_code wec;
-        down_.expires_after(options_.send_timeout);
-        ex.record.bytes_out += co_await asio::async_write(down_, out, use_ec(wec));
+        lowest().expires_after(options_.send_timeout);
+        ex.record.bytes_out += co_await asio::async_write(down_, out_, use_ec(wec));
+        out_.clear();
         if (wec) {
           // The client went away or stopped reading: nothing more to do for it.
+          note_client_error(wec);
           drop_upstream();
           finish(ex);
           co_return false;
@@ -679,16 +898,14 @@ class Session final : public Connection {
         finish(ex);
         co_return false;
       }
-    }
-    if (chunked) {
-      down_.expires_after(options_.send_timeout);
-      ex.record.bytes_out +=
-          co_await asio::async_write(down_, asio::buffer(kLastChunk), use_ec(ec));
-      if (ec) {
-        drop_upstream();
-        finish(ex);
-        co_return false;
-      }
+      if (!has_body || rp.is_done()) break;
+      auto& body = rp.get().body();
+      body.data = body_.data();
+      body.size = body_.size();
+      up_->expires_after(options_.response_timeout);
+      co_await http::async_read_some(*up_, up_buffer_, rp, use_ec(ec));
+      if (ec == http::error::need_buffer) ec = {};
+      n = body_.size() - body.size;
     }
     // Back to the pool only when the upstream's framing ended cleanly and nothing extra
     // arrived after the response (which would be taken for the next response).
@@ -706,10 +923,19 @@ class Session final : public Connection {
   Worker& worker_;
   const ProxyOptions& options_;
   HeadLimits limits_;
-  beast::tcp_stream down_;
+  // TLS only: the snapshot pinned for the handshake (its CertStore answers SNI) and the
+  // per-connection handshake data the servername callback reads and fills. Declared before
+  // down_, whose SSL points at handshake_, so that they outlive it. Both are released
+  // after the handshake (see handshake()).
+  SnapshotPtr pinned_;
+  tls::HandshakeState handshake_;
+  bool tls_open_ = false;  // handshake done, no TLS error, client not gone: close_notify due
+  Stream down_;
   beast::flat_buffer in_;
-  beast::flat_buffer up_buffer_;
-  std::vector<char> body_;
+  beast::flat_buffer up_buffer_{kMaxUpstreamHeadBytes + kReadBufferSlack};
+  std::vector<char> body_ = std::vector<char>(kBodyBuffer);
+  // Buffers of one write to the client, reused across requests.
+  std::vector<asio::const_buffer> out_;
   std::string client_;
   uint16_t listener_port_ = 0;
   std::optional<RequestParser> parser_;
@@ -724,7 +950,42 @@ class Session final : public Connection {
 }  // namespace
 
 asio::awaitable<void> run_session(Worker& worker, tcp::socket socket) {
-  Session session(worker, std::move(socket));
+  Session<PlainStream> session(worker, std::move(socket));
+  co_await session.run();
+}
+
+asio::awaitable<void> run_tls_session(Worker& worker, tcp::socket socket) {
+  // The snapshot of the moment picks the certificates of this handshake; it stays pinned
+  // until the handshake is over.
+  SnapshotPtr snapshot = worker.snapshot();
+  const tls::ServerContext* context =
+      snapshot && snapshot->certs ? snapshot->certs->default_context().get() : nullptr;
+  if (!context) {
+    // A wiring error (app/ publishes stores with a default certificate whenever HTTPS is
+    // on), or no snapshot yet: nothing to handshake with. Error level, but once per worker
+    // until it is fixed, or a client could fill the log.
+    TlsCounters::add(worker.tls_counters().no_certificate);
+    if (!worker.warned_no_certificate()) {
+      proxy_log().error(
+          "HTTPS connection refused: {}; closing HTTPS connections until a snapshot with a "
+          "default certificate is published",
+          snapshot ? "the snapshot's certificate store has no default certificate"
+                   : "no snapshot published yet");
+    }
+    error_code ec;
+    socket.close(ec);
+    co_return;
+  }
+  SSL* ssl = SSL_new(context->native());
+  if (!ssl) {
+    TlsCounters::add(worker.tls_counters().handshake_failures);
+    proxy_log().error("HTTPS connection refused: SSL_new failed (out of memory?); closing");
+    ERR_clear_error();
+    error_code ec;
+    socket.close(ec);
+    co_return;
+  }
+  Session<TlsStream> session(worker, std::move(socket), std::move(snapshot), ssl);
   co_await session.run();
 }
 

@@ -15,7 +15,7 @@ bool UpstreamPool::looks_open(Socket& socket) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-std::optional<UpstreamPool::Socket> UpstreamPool::take(const std::string& key) {
+std::optional<UpstreamPool::Socket> UpstreamPool::take(const std::string& key, bool can_retry) {
   const auto it = idle_.find(key);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second;
@@ -24,7 +24,9 @@ std::optional<UpstreamPool::Socket> UpstreamPool::take(const std::string& key) {
   while (!list.empty() && !out) {
     Idle idle = std::move(list.back());
     list.pop_back();
-    if (now - idle.since < idle_timeout_ && looks_open(idle.socket)) {
+    const auto idle_for = now - idle.since;
+    if (idle_for < idle_timeout_ &&
+        ((can_retry && idle_for < kTrustedIdle) || looks_open(idle.socket))) {
       out.emplace(std::move(idle.socket));
     } else {
       boost::system::error_code ec;

@@ -42,6 +42,16 @@ void log_exception(std::string_view where, std::exception_ptr e) {
 
 }  // namespace
 
+void TlsCounters::sum_into(TlsStats& out) const {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  out.handshakes += handshakes.load(relaxed);
+  out.handshake_failures += handshake_failures.load(relaxed);
+  out.handshake_timeouts += handshake_timeouts.load(relaxed);
+  out.plain_http += plain_http.load(relaxed);
+  out.unknown_sni += unknown_sni.load(relaxed);
+  out.no_certificate += no_certificate.load(relaxed);
+}
+
 Worker::Worker(int index, const ProxyOptions& options, AccessLog* access_log)
     : index_(index),
       options_(options),
@@ -54,32 +64,38 @@ Worker::~Worker() {
   pool_.close_all();
 }
 
-bool Worker::bind(const tcp::endpoint& endpoint, std::string& error) {
+bool Worker::bind(Listener listener, const tcp::endpoint& endpoint, std::string& error) {
+  tcp::acceptor& acceptor = listener == Listener::kHttp ? acceptor_ : https_acceptor_;
   boost::system::error_code ec;
   const auto where = [&] {
     return endpoint.address().is_v6()
                ? "[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port())
                : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   };
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.set_option(reuse_port(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.set_option(reuse_port(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     error = "bind " + where() + ": " + ec.message();
-    acceptor_.close(ec);
+    acceptor.close(ec);
     return false;
   }
-  port_ = acceptor_.local_endpoint(ec).port();
+  (listener == Listener::kHttp ? port_ : https_port_) = acceptor.local_endpoint(ec).port();
   return true;
 }
 
 void Worker::start() {
   work_.emplace(io_.get_executor());
-  asio::co_spawn(io_, accept_loop(), [index = index_](std::exception_ptr e) {
+  asio::co_spawn(io_, accept_loop(Listener::kHttp), [index = index_](std::exception_ptr e) {
     log_exception("worker " + std::to_string(index) + " accept loop", e);
   });
+  if (https_acceptor_.is_open()) {
+    asio::co_spawn(io_, accept_loop(Listener::kHttps), [index = index_](std::exception_ptr e) {
+      log_exception("worker " + std::to_string(index) + " HTTPS accept loop", e);
+    });
+  }
   asio::co_spawn(io_, sweep_loop(), [index = index_](std::exception_ptr e) {
     log_exception("worker " + std::to_string(index) + " pool sweep", e);
   });
@@ -98,8 +114,10 @@ void Worker::start() {
 }
 
 void Worker::publish(SnapshotPtr snapshot) {
-  asio::post(io_,
-             [this, snapshot = std::move(snapshot)]() mutable { snapshot_ = std::move(snapshot); });
+  asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable {
+    snapshot_ = std::move(snapshot);
+    warned_no_certificate_ = false;
+  });
 }
 
 void Worker::stop() {
@@ -114,6 +132,7 @@ void Worker::shutdown() {
   stopping_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  https_acceptor_.close(ec);
   sweep_timer_.cancel();
   // close_all() only cancels operations (their completions are posted), so sessions do not
   // untrack themselves during the loop; the copy keeps it safe should that change.
@@ -134,23 +153,28 @@ void Worker::log_summary() {
   }
 }
 
-asio::awaitable<void> Worker::accept_loop() {
+asio::awaitable<void> Worker::accept_loop(Listener listener) {
+  const bool https = listener == Listener::kHttps;
+  tcp::acceptor& acceptor = https ? https_acceptor_ : acceptor_;
   for (;;) {
     boost::system::error_code ec;
     tcp::socket socket =
-        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (stopping_ || ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_ || ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // EMFILE/ENFILE/ENOBUFS: keep the listener, retry after a pause.
-      proxy_log().warn("worker {}: accept failed: {}; retrying", index_, ec.message());
+      proxy_log().warn("worker {}: {} accept failed: {}; retrying", index_,
+                       https ? "HTTPS" : "HTTP", ec.message());
       asio::steady_timer pause(io_, kAcceptErrorPause);
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    asio::co_spawn(io_, run_session(*this, std::move(socket)),
-                   [index = index_](std::exception_ptr e) {
-                     log_exception("worker " + std::to_string(index) + " connection", e);
-                   });
+    asio::co_spawn(
+        io_,
+        https ? run_tls_session(*this, std::move(socket)) : run_session(*this, std::move(socket)),
+        [index = index_](std::exception_ptr e) {
+          log_exception("worker " + std::to_string(index) + " connection", e);
+        });
   }
 }
 

@@ -1,12 +1,14 @@
 #pragma once
-// One worker: a thread running its own io_context, with its own listener socket
-// (SO_REUSEPORT: the kernel spreads connections over the workers), upstream pool,
+// One worker: a thread running its own io_context, with its own listener sockets (HTTP,
+// and HTTPS when configured; SO_REUSEPORT: the kernel spreads connections over the
+// workers), upstream pool,
 // round-robin state, request-id generator and current snapshot. Everything a request
 // touches is owned by its worker, so the request path takes no lock.
 //
 // Thread: bind() and start() from the thread that creates the server; publish() and
 // stop() from any thread (they post to the worker); the accessors from the worker thread.
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,6 +18,7 @@
 #include <string>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 
 #include "proxy/access_log.h"
 #include "proxy/balancer.h"
@@ -26,6 +29,27 @@
 #include "proxy/upstream_pool.h"
 
 namespace lintel::proxy {
+
+// Which listener accepted a connection.
+enum class Listener { kHttp, kHttps };
+
+// TLS counters of one worker. Written by the worker thread only (load + store, no locked
+// read-modify-write on the handshake path); read by any thread through Server::tls_stats().
+struct TlsCounters {
+  std::atomic<uint64_t> handshakes{0};
+  std::atomic<uint64_t> handshake_failures{0};
+  std::atomic<uint64_t> handshake_timeouts{0};
+  std::atomic<uint64_t> plain_http{0};
+  std::atomic<uint64_t> unknown_sni{0};
+  std::atomic<uint64_t> no_certificate{0};
+
+  // Worker thread only.
+  static void add(std::atomic<uint64_t>& counter) {
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // Any thread: adds this worker's counts to `out`.
+  void sum_into(TlsStats& out) const;
+};
 
 // A live connection, closed by the worker at stop().
 class Connection {
@@ -41,9 +65,12 @@ class Worker {
   Worker(int index, const ProxyOptions& options, AccessLog* access_log);
   ~Worker();
 
-  // Opens, binds and listens. "bind 1.2.3.4:80: Address already in use" on failure.
-  bool bind(const boost::asio::ip::tcp::endpoint& endpoint, std::string& error);
-  uint16_t port() const { return port_; }
+  // Opens, binds and listens for `listener`. "bind 1.2.3.4:80: Address already in use" on
+  // failure. The HTTPS listener is optional (ProxyOptions::https_address).
+  bool bind(Listener listener, const boost::asio::ip::tcp::endpoint& endpoint, std::string& error);
+  uint16_t port(Listener listener) const {
+    return listener == Listener::kHttp ? port_ : https_port_;
+  }
 
   void start();
   void publish(SnapshotPtr snapshot);
@@ -60,12 +87,18 @@ class Worker {
   AccessLog* access_log() { return access_log_; }
   // Per-request log lines go through this; its summary is logged every kLogSummaryInterval.
   LogThrottle& log_throttle() { return log_throttle_; }
+  TlsCounters& tls_counters() { return tls_counters_; }
+  // True after the first call since the last publish(): one error line per snapshot about
+  // a certificate store without a default certificate.
+  bool warned_no_certificate() { return std::exchange(warned_no_certificate_, true); }
+  // Any thread.
+  const TlsCounters& tls_counters() const { return tls_counters_; }
   bool stopping() const { return stopping_; }
   void track(Connection* c) { connections_.insert(c); }
   void untrack(Connection* c) { connections_.erase(c); }
 
  private:
-  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> accept_loop(Listener listener);
   boost::asio::awaitable<void> sweep_loop();
   void log_summary();
   void shutdown();
@@ -74,11 +107,14 @@ class Worker {
   const ProxyOptions& options_;
   AccessLog* access_log_;
   uint16_t port_ = 0;
+  uint16_t https_port_ = 0;
   SnapshotPtr snapshot_;
   UpstreamPool pool_;
   RoundRobin balancer_;
   RequestIdGenerator request_ids_;
   LogThrottle log_throttle_;
+  TlsCounters tls_counters_;
+  bool warned_no_certificate_ = false;
   std::chrono::steady_clock::time_point last_summary_ = std::chrono::steady_clock::now();
   std::unordered_set<Connection*> connections_;
   bool stopping_ = false;
@@ -88,6 +124,7 @@ class Worker {
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   boost::asio::ip::tcp::acceptor acceptor_{io_};
+  boost::asio::ip::tcp::acceptor https_acceptor_{io_};  // open only with an HTTPS listener
   boost::asio::steady_timer sweep_timer_{io_};
 };
 

@@ -95,6 +95,41 @@ TEST(DownstreamResponseHead, DropsHopByHopAndSetsFraming) {
             "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: keep-alive\r\n\r\n");
 }
 
+TEST(DownstreamResponseHead, HstsAddedUnlessTheUpstreamSentIt) {
+  const std::string hsts = "max-age=31536000; includeSubDomains";
+  EXPECT_EQ(downstream_response_head(200, "OK", {{"A", "1"}}, ResponseFraming::kContentLength, 2,
+                                     false, 11, hsts),
+            "HTTP/1.1 200 OK\r\nA: 1\r\nStrict-Transport-Security: " + hsts +
+                "\r\nContent-Length: 2\r\n\r\n");
+  // The upstream's own policy is kept, and never doubled.
+  EXPECT_EQ(downstream_response_head(200, "OK", {{"strict-transport-security", "max-age=0"}},
+                                     ResponseFraming::kNone, 0, false, 11, hsts),
+            "HTTP/1.1 200 OK\r\nstrict-transport-security: max-age=0\r\n\r\n");
+  EXPECT_EQ(downstream_response_head(204, "No Content", {}, ResponseFraming::kNone, 0, false, 11),
+            "HTTP/1.1 204 No Content\r\n\r\n");
+}
+
+TEST(Redirect, LocationAndResponse) {
+  EXPECT_EQ(https_location("a.example.com", 443, "/p", true, "x=1&y=%20z"),
+            "https://a.example.com/p?x=1&y=%20z");
+  EXPECT_EQ(https_location("a.example.com", 8443, "/", false, ""), "https://a.example.com:8443/");
+  EXPECT_EQ(https_location("[::1]", 8443, "/p", true, ""), "https://[::1]:8443/p?");
+  EXPECT_EQ(redirect_response("https://h/", false, "id"),
+            "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://h/\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 21\r\n"
+            "X-Request-ID: id\r\n\r\nredirecting to https\n");
+  const std::string closing = redirect_response("https://h/", true, "");
+  EXPECT_NE(closing.find("\r\nConnection: close\r\n\r\n"), std::string::npos) << closing;
+  EXPECT_EQ(closing.find("X-Request-ID"), std::string::npos);
+}
+
+TEST(ErrorResponse, ExtraFieldsBeforeConnection) {
+  EXPECT_EQ(error_response(ErrorKind::kNoEndpoints, true, "", "Strict-Transport-Security: x\r\n"),
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 23\r\nStrict-Transport-Security: x\r\nConnection: close\r\n\r\n"
+            "no endpoints available\n");
+}
+
 TEST(ErrorResponse, ShortTextBodyAndClose) {
   const std::string r = error_response(ErrorKind::kBadRequest, true, "abc");
   EXPECT_EQ(r,
@@ -128,7 +163,8 @@ TEST(AccessLog, FormatsOneJsonLine) {
   r.duration_ms = 1.5;
   r.request_id = "id\x01\xff";
   EXPECT_EQ(format_access_record(r),
-            "{\"time\":\"2024-05-01T12:00:00.123Z\",\"client\":\"127.0.0.1\",\"method\":\"GET\","
+            "{\"time\":\"2024-05-01T12:00:00.123Z\",\"client\":\"127.0.0.1\",\"scheme\":\"http\","
+            "\"method\":\"GET\","
             "\"host\":\"a\\\"b\",\"path\":\"/x\",\"status\":200,\"bytes_in\":10,"
             "\"bytes_out\":20,\"upstream\":\"10.0.0.1:80\",\"duration_ms\":1.500,"
             "\"request_id\":\"id\\u0001\\u00ff\"}");

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,14 +42,18 @@ inline bool send_all(int fd, std::string_view data) {
   return true;
 }
 
-// Reads from a socket into a buffer, with line and byte helpers. recv() errors (timeout
-// included) and EOF both end the stream: `eof` tells which.
+// Reads from a socket (or another byte source, e.g. a TLS client) into a buffer, with
+// line and byte helpers. Read errors (timeout included) and EOF both end the stream: `eof`
+// tells which.
 class Reader {
  public:
+  // Returns bytes read, 0 at EOF, < 0 on error (like recv()).
+  using Source = std::function<ssize_t(char*, size_t)>;
   explicit Reader(int fd) : fd_(fd) {}
+  explicit Reader(Source source) : source_(std::move(source)) {}
   bool fill() {
     char buf[65536];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    const ssize_t n = source_ ? source_(buf, sizeof buf) : ::recv(fd_, buf, sizeof buf, 0);
     if (n == 0) eof_ = true;
     if (n <= 0) return false;
     data_.append(buf, static_cast<size_t>(n));
@@ -91,7 +96,8 @@ class Reader {
   std::string& buffered() { return data_; }
 
  private:
-  int fd_;
+  int fd_ = -1;
+  Source source_;
   std::string data_;
   bool eof_ = false;
 };
