@@ -150,6 +150,24 @@ TEST_F(ProxyTest, KeepAliveReusesBothConnections) {
   EXPECT_EQ(fwd.get("X-Request-ID").size(), 32u);
 }
 
+TEST_F(ProxyTest, PooledConnectionClosedByTheUpstreamIsRetriedOnANewOne) {
+  // The pool hands out a connection parked a moment ago without checking it (kTrustedIdle):
+  // the upstream closing it must cost a retry, never a 502.
+  Client c("127.0.0.1", port_);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.send(get("/r" + std::to_string(i) + "/last")));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status(), 200) << i;
+    EXPECT_EQ(r->body, "live /r" + std::to_string(i) + "/last 0");
+  }
+  ASSERT_TRUE(c.send(get("/after")));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 200);
+  EXPECT_EQ(live_->connections(), 4u);
+}
+
 TEST_F(ProxyTest, PipelinedResponsesInOrder) {
   Client c("127.0.0.1", port_);
   ASSERT_TRUE(c.send(get("/delay?ms=200") + get("/p/2") + get("/p/3")));

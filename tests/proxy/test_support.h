@@ -227,7 +227,8 @@ class Client {
 };
 
 // A recording HTTP/1.1 origin. Answers 200 with body "NAME TARGET BODY_BYTES" and header
-// X-Upstream: NAME. Hooks by path: /delay?ms=N, /close (no answer), /status?code=N,
+// X-Upstream: NAME. Hooks by path: /delay?ms=N, /close (no answer), /last (answers, then
+// closes the kept-alive connection), /status?code=N,
 // /download?bytes=N[&chunked=1], /eof?bytes=N (body delimited by close). A response to HEAD
 // has the head of the GET response and no body (RFC 9110 §9.3.2), except for the one hook
 // that breaks that rule on purpose: HEAD /late-head-body?bytes=N announces Content-Length N,
@@ -380,6 +381,9 @@ class Upstream {
                         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
       if (!head) out += body;
       if (!send_all(fd, out)) break;
+      // An origin whose keep-alive timeout fires right after answering: no Connection:
+      // close, the connection just goes away.
+      if (path.ends_with("/last")) break;
     }
     ::shutdown(fd, SHUT_RDWR);
   }
