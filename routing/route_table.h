@@ -73,8 +73,9 @@ struct Route {
   // Request body limit in bytes for requests routed here. nullopt: the route sets none and
   // the proxy's global default applies; 0: explicitly no limit; else the limit.
   std::optional<uint64_t> max_body_bytes;
-  // The route's host is listed in the owning Ingress's spec.tls (served over HTTPS with the
-  // Secret's certificate, or the default one if that Secret is unusable). HTTPS responses
+  // The route's host is a TLS host: listed (or covered by a wildcard) in the spec.tls of
+  // any served Ingress — TLS is per host, as in ingress-nginx. It is served with the
+  // Secret's certificate, or the default one if that Secret is unusable. HTTPS responses
   // for such routes carry Strict-Transport-Security (unless switched off globally).
   bool tls = false;
   // A plain-HTTP request routed here is answered with 308 to https:// (ingress-nginx
