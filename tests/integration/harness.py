@@ -1382,17 +1382,20 @@ def client_context(minimum=None, maximum=None, alpn=None, cafile=None, ciphers=N
 
 class HttpsConnection(HttpConnection):
     """HttpConnection over TLS with a caller's SSLContext: server_name None sends no SNI;
-    session resumes a saved ssl.SSLSession. The handshake happens in the constructor."""
+    session resumes a saved ssl.SSLSession. The handshake happens in the constructor.
+    suppress_ragged_eofs=False: a TCP close without close_notify raises SSLEOFError on read
+    instead of reading as b"" (to tell a clean TLS close from a bare one)."""
 
     def __init__(self, host, port, server_name, context=None, session=None,
-                 timeout=IO_TIMEOUT):
+                 timeout=IO_TIMEOUT, suppress_ragged_eofs=True):
         self.timeout = timeout
         self.context = context or client_context()
         raw = socket.create_connection((host, port), timeout=timeout)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self.sock = self.context.wrap_socket(raw, server_hostname=server_name,
-                                                 session=session)
+                                                 session=session,
+                                                 suppress_ragged_eofs=suppress_ragged_eofs)
         except Exception:
             raw.close()
             raise
