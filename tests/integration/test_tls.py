@@ -18,8 +18,11 @@ import datetime
 import json
 import os
 import re
+import select
+import shlex
 import socket
 import ssl
+import threading
 import time
 import unittest
 import warnings
@@ -523,6 +526,30 @@ class HttpsSessionTest(SiteTest):
                             for i in range(20)))
             paths = [h.echo_of(c.read_response())["path"] for _ in range(20)]
         self.assertEqual(paths, [f"/p/{i}" for i in range(20)])
+
+    def test_many_concurrent_connections(self):
+        errors, names = [], []
+        lock = threading.Lock()
+
+        def client(i):
+            try:
+                with h.https_connect(self.lintel, "shop.example.com") as c:
+                    for j in range(3):
+                        c.request("GET", f"/c/{i}/{j}", host="shop.example.com")
+                        name = h.echo_name(c.read_response())
+                        with lock:
+                            names.append(name)
+            except Exception as e:  # reported below, with the others
+                with lock:
+                    errors.append(f"client {i}: {e!r}")
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(100)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        self.assertEqual(errors, [])
+        self.assertEqual(names, ["shop"] * 300)
 
     def test_client_hello_one_byte_per_segment(self):
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -1121,6 +1148,29 @@ class FailureTest(unittest.TestCase):
         self.assert_logged(r"deadline|timed? ?out", logged)
         self.assert_still_serving()
 
+    def test_trickled_client_hello_is_cut_at_the_deadline(self):
+        # The deadline covers the whole handshake: a byte every 100 ms keeps the
+        # connection busy but must not keep it open (it would take ~50 s to send it all).
+        hello = client_hello_bytes("fail.example.com")
+        s = self.raw()
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        deadline = time.monotonic() + self.HANDSHAKE_TIMEOUT + 8.0
+        closed, sent = False, 0
+        while sent < len(hello) and not closed and time.monotonic() < deadline:
+            try:
+                s.send(hello[sent:sent + 1])
+                sent += 1
+                # Paces the client and notices the close at once (EOF is readable).
+                readable, _, _ = select.select([s], [], [], 0.1)
+                if readable:
+                    closed = not s.recv(4096)
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+        self.assertTrue(closed, f"a ClientHello trickled byte by byte kept the connection "
+                                f"open ({sent} of {len(hello)} bytes sent)")
+        self.assertLess(sent, len(hello))
+        self.assert_still_serving()
+
     def test_handshake_timeout_does_not_cut_established_connections(self):
         # A TLS connection idle for longer than the handshake timeout (but far below the
         # keep-alive idle timeout) is still usable: the deadline covers the handshake only.
@@ -1130,6 +1180,91 @@ class FailureTest(unittest.TestCase):
         closed, _ = read_until_closed(c.sock, self.HANDSHAKE_TIMEOUT * 2.5)
         self.assertFalse(closed, "an established connection was closed by the handshake timeout")
         self.assertEqual(h.echo_name(alive_request(c, "/2", "fail.example.com")), "fail")
+
+
+# --------------------------------------------------------------------------- README
+
+class ReadmeTest(unittest.TestCase):
+    """The README's "TLS in a minute", followed as written: steps 1-3 run verbatim in bash
+    (paths to build/ and examples/ made absolute); step 4 starts the echo and lintel the
+    README names, on run-time addresses and ports (the one deviation: the example
+    EndpointSlice's 127.0.0.11/.12:9001 are rewritten to them, for hermeticity); step 5 is
+    the README's curl line with the port and address substituted."""
+
+    def readme_block(self):
+        with open(os.path.join(h.SOURCE_DIR, "README.md"), encoding="utf-8") as f:
+            text = f.read()
+        section = re.search(r"^## TLS in a minute\n(.*?)(?=^## )", text, re.S | re.M)
+        self.assertIsNotNone(section, "README.md has no \"## TLS in a minute\" section")
+        block = re.search(r"```sh\n(.*?)```", section.group(1), re.S)
+        self.assertIsNotNone(block, "no ```sh block in \"TLS in a minute\"")
+        return section.group(1), block.group(1)
+
+    def test_tls_in_a_minute(self):
+        h.require_binaries()
+        h.require_tools("curl")
+        fx = h.Fixture(__name__)
+        self.addCleanup(fx.close)
+        text, block = self.readme_block()
+        setup, sep, run_part = block.partition("# 4.")
+        self.assertTrue(sep, "step 4 of the README block moved")
+        work = fx.tmpdir()
+        script = (setup.replace("build/", h.BUILD_DIR + "/")
+                  .replace("examples/", os.path.join(h.SOURCE_DIR, "examples") + "/"))
+        r = h.run(["bash", "-euc", script], cwd=work)
+        self.assertEqual(r.returncode, 0, f"steps 1-3 failed:\n{r.stdout}{r.stderr}")
+
+        # Step 4: the echo and the serve line of the README.
+        echo_line = re.search(r"^build/lintel-echo (.*) &$", run_part, re.M)
+        serve_line = re.search(r"^build/lintel serve (.*) &$", run_part, re.M)
+        curl_line = re.search(r"^curl (.*)$", run_part, re.M)
+        self.assertTrue(echo_line and serve_line and curl_line, run_part)
+        echo_args = shlex.split(echo_line.group(1))
+        listen = echo_args[echo_args.index("--listen") + 1]
+        echo_name = echo_args[echo_args.index("--name") + 1]
+        old_address, old_port = listen.rsplit(":", 1)
+        echo = fx.echo(echo_name)
+        services = os.path.join(work, "my-manifests", "services.yaml")
+        with open(services, encoding="utf-8") as f:
+            manifest = f.read()
+        self.assertIn(old_address, manifest)
+        manifest = (manifest.replace(f'"{old_address}"', f'"{echo.address}"')
+                    .replace('"127.0.0.12"', f'"{fx.pool.take()}"')  # the README starts no web-2
+                    .replace(f"port: {old_port}", f"port: {echo.port}"))
+        h.write_text(services, manifest)
+        serve_args = shlex.split(serve_line.group(1))
+        i = serve_args.index("--manifests")
+        manifests = os.path.join(work, serve_args[i + 1])
+        del serve_args[i:i + 2]
+        # The rest as written (--https-redirect-port 8443 is only written into redirects).
+        lintel = fx.lintel(manifests, extra_args=serve_args)
+        h.wait_until(lintel.serves_tls, what="the HTTPS listener")
+
+        # Step 5: the curl line (the one `lintel cert` prints: see the next test), with the
+        # run-time HTTPS port and address in place of 8443 and 127.0.0.1.
+        curl_args = [a.replace("8443", str(lintel.https_port)).replace("127.0.0.1", lintel.host)
+                     for a in shlex.split(curl_line.group(1))]
+        r = h.run([h.CURL, "-sS", *curl_args], cwd=work, timeout=30)
+        self.assertEqual(r.returncode, 0, f"the README's curl failed: {r.stderr}")
+        self.assertEqual(json.loads(r.stdout)["name"], echo_name,
+                         f"the README says the answer comes from {echo_name}")
+        # "Plain HTTP to that host is now redirected", to the Location the README shows.
+        claimed = re.search(r"Location:\s+(https://[^`\s]+)", text)
+        self.assertIsNotNone(claimed, "the README no longer shows the redirect's Location")
+        response = lintel.get("/", host="shop.example.com")
+        self.assertEqual(response.status, 308)
+        self.assertEqual(response.header("location"), claimed.group(1))
+
+    def test_lintel_cert_prints_the_readme_curl_line(self):
+        _, block = self.readme_block()
+        cert_line = re.search(r"^build/lintel (cert .*)$", block, re.M).group(1)
+        curl_line = re.search(r"^curl .*$", block, re.M).group(0)
+        fx = h.Fixture(__name__)
+        self.addCleanup(fx.close)
+        r = h.run([h.LINTEL, *shlex.split(cert_line)], cwd=fx.tmpdir())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(curl_line, [line.strip() for line in r.stdout.splitlines()],
+                      f"`lintel cert` should print the README's curl line:\n{r.stdout}")
 
 
 if __name__ == "__main__":
