@@ -247,8 +247,7 @@ class Lintel(Process):
         self.manifests = manifests
         self.host = host
         self.http_port, self.https_port, self.admin_port = ports
-        # --https too, though TLS is not served yet: its default (0.0.0.0:8443) would
-        # clash between parallel tests once it is.
+        # --https too: its default (0.0.0.0:8443) would clash between parallel tests.
         argv = [LINTEL, "serve", "--manifests", manifests,
                 "--http", host_port(host, self.http_port),
                 "--https", host_port(host, self.https_port),
@@ -286,8 +285,7 @@ class Lintel(Process):
                               tls_server_name=server_name)
 
     def serves_tls(self):
-        """Whether the HTTPS listener is up (TLS arrives with issue 3; until then --https
-        is accepted and nothing listens)."""
+        """Whether the HTTPS listener accepts connections."""
         return can_connect(self.host, self.https_port)
 
     def get(self, target, host=None, headers=(), method="GET", body=None, source=None,

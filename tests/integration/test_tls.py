@@ -183,6 +183,8 @@ class Site:
             # No tls entry of its own, but its host is a TLS host (shop): TLS is per host.
             ingress("shop-extra", rules=[rule("shop.example.com",
                                               http_path("/extra", "Prefix", "plain", 80))]),
+            # No tls entry, an exact host under the wildcard TLS host: a TLS host too.
+            ingress("apps-exact", rules=[root_rule("exact.apps.example.com", "plain")]),
         ])
         self.lintel = fx.lintel(self.manifests,
                                 extra_args=["--https-redirect-port", str(REDIRECT_PORT)])
@@ -629,6 +631,9 @@ class RedirectAndHeadersTest(SiteTest):
             ("team.example.com", "/t", None, f"https://team.example.com:{p}/t"),
             # A route of an Ingress without tls on a TLS host: TLS (and redirect) per host.
             ("shop.example.com", "/extra/1", None, f"https://shop.example.com:{p}/extra/1"),
+            ("exact.apps.example.com", "/e", None, f"https://exact.apps.example.com:{p}/e"),
+            # The Location is built from the normalized path: never another authority.
+            ("shop.example.com", "//evil.example/x", None, f"https://shop.example.com:{p}/evil.example/x"),
             # force-ssl-redirect redirects a host without TLS.
             ("forced.example.com", "/f?q=1", None, f"https://forced.example.com:{p}/f?q=1"),
         ]
@@ -675,6 +680,11 @@ class RedirectAndHeadersTest(SiteTest):
         self.assertEqual(h.echo_name(response), "plain", "routed by Host and path")
         self.assertEqual(response.header_all("strict-transport-security"), [h.HSTS_VALUE],
                          "a route on a TLS host gets HSTS whichever Ingress it comes from")
+        response, der = h.https_get(self.lintel, "exact.apps.example.com", "/h")
+        self.assertEqual(h.echo_name(response), "plain")
+        self.assertEqual(h.fingerprint(der), self.site.apps.fingerprint)
+        self.assertEqual(response.header_all("strict-transport-security"), [h.HSTS_VALUE],
+                         "a host under a wildcard TLS host is a TLS host")
         other = self.site.nohsts()
         response, _ = h.https_get(other, "shop.example.com", "/h")
         self.assertEqual(h.echo_name(response), "shop")
