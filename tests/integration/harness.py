@@ -1300,8 +1300,8 @@ def openssl_issue(workdir, common_name, dns_names=(), issuer=None, ca=False, key
                   not_before=None, not_after=None, days=2, name=None):
     """A certificate made with the openssl CLI (`openssl ca`, so the validity dates can be
     anything, in the past included). issuer: the CertFiles that signs it (None: self-signed).
-    key_type: "ec" (P-256) or "rsa" (2048). Returns CertFiles (crt, key) in a fresh folder
-    under workdir."""
+    key_type: "ec" (P-256), "rsa" (2048) or "rsa:BITS". Returns CertFiles (crt, key) in a
+    fresh folder under workdir."""
     d = tempfile.mkdtemp(prefix=f"{name or 'cert'}.", dir=workdir)
     now = datetime.datetime.now(datetime.timezone.utc)
     not_before = not_before or now - datetime.timedelta(hours=1)
@@ -1321,7 +1321,7 @@ def openssl_issue(workdir, common_name, dns_names=(), issuer=None, ca=False, key
     else:
         ext += ["basicConstraints = critical, CA:FALSE",
                 "keyUsage = critical, digitalSignature"
-                + (", keyEncipherment" if key_type == "rsa" else ""),
+                + (", keyEncipherment" if key_type.startswith("rsa") else ""),
                 "extendedKeyUsage = serverAuth"]
         if dns_names:
             ext.append("subjectAltName = " + ",".join(f"DNS:{n}" for n in dns_names))
@@ -1329,8 +1329,10 @@ def openssl_issue(workdir, common_name, dns_names=(), issuer=None, ca=False, key
         ext.append("authorityKeyIdentifier = keyid")
     with open(os.path.join(d, "ext.cnf"), "w") as f:
         f.write("\n".join(ext) + "\n")
-    newkey = (["-newkey", "rsa:2048"] if key_type == "rsa"
-              else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+    if key_type.startswith("rsa"):
+        newkey = ["-newkey", key_type if ":" in key_type else "rsa:2048"]
+    else:
+        newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
     r = subprocess.run([OPENSSL, "req", "-new", *newkey, "-nodes", "-subj", f"/CN={common_name}",
                         "-keyout", key, "-out", csr], capture_output=True, text=True,
                        timeout=60, cwd=d)

@@ -801,6 +801,7 @@ class BrokenSecretTest(unittest.TestCase):
         "garbage": ("garbage.example.com", r"pem|parse|decode|certificate|invalid"),
         "notyet": ("notyet.example.com", r"not (yet )?valid|before"),
         "encrypted": ("encrypted.example.com", r"encrypt|passphrase|password"),
+        "weak": ("weak.example.com", r"1024|bits|too (small|short|weak)"),
     }
 
     def setUp(self):
@@ -831,6 +832,7 @@ class BrokenSecretTest(unittest.TestCase):
         encrypted = h.lintel_cert(["encrypted.example.com"], certs, secret="encrypted")
         encrypted_key = h.openssl("pkey", "-in", encrypted.key, "-aes256", "-passout",
                                   "pass:secret").stdout.encode()
+        weak = h.openssl_issue(work, "weak.example.com", ["weak.example.com"], key_type="rsa:1024")
         # One entry, two hosts, a certificate for one of them: the other falls back alone.
         self.partial = h.lintel_cert(["partial.example.com"], certs, secret="partial")
         # Two Ingresses give one host different certificates: the older Ingress wins.
@@ -845,6 +847,7 @@ class BrokenSecretTest(unittest.TestCase):
             garbage,
             notyet.secret("notyet-tls", "default"),
             h.tls_secret("encrypted-tls", "default", encrypted.cert_pem(), encrypted_key),
+            weak.secret("weak-tls", "default"),
             self.partial.secret("partial-tls", "default"),
             self.conflict_old.secret("conflict-old-tls", "default"),
             conflict_new.secret("conflict-new-tls", "default"),
