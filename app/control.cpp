@@ -31,10 +31,100 @@ std::string fingerprint(const ingress::CompileResult& result,
   return out;
 }
 
+// Where the objects come from. Both sources hand the control loop a whole ClusterState
+// (plus the diagnostics of what they could not read) and say when it may have changed.
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Starts watching; `changed` is called on the control thread.
+  virtual void start(std::function<void()> changed) = 0;
+  virtual void stop() = 0;
+  // Whether load() is the whole truth yet (the API: every kind listed once).
+  virtual bool ready() const = 0;
+  virtual ingress::ManifestLoad load() = 0;
+  virtual std::string describe() const = 0;
+  // "3 files, " for the summary line, or "" when files mean nothing.
+  virtual std::string files_text(const ingress::ManifestLoad& load) const = 0;
+  // A compile before start() returns (the folder's first snapshot is synchronous).
+  virtual bool compile_at_start() const = 0;
+};
+
+class FolderSource final : public Source {
+ public:
+  FolderSource(asio::io_context& io, std::string dir,
+               std::unique_ptr<ingress::ManifestSource> source)
+      : io_(io), dir_(std::move(dir)), source_(std::move(source)) {}
+
+  void start(std::function<void()> changed) override {
+    changed_ = std::move(changed);
+    std::string error;
+    int fd = source_->watch(error);
+    if (fd < 0) {
+      spdlog::warn("manifests {}: {}; changes will not be picked up until restart", dir_, error);
+      return;
+    }
+    // The descriptor stays owned by the ManifestSource; give Asio a duplicate to wait on.
+    watch_ = std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(fd));
+    wait_for_changes();
+  }
+
+  void stop() override {
+    stopped_ = true;
+    if (watch_) {
+      boost::system::error_code ec;
+      watch_->close(ec);
+    }
+  }
+
+  bool ready() const override { return true; }
+  ingress::ManifestLoad load() override { return source_->load(); }
+  std::string describe() const override { return "manifests " + dir_; }
+  std::string files_text(const ingress::ManifestLoad& load) const override {
+    return fmt::format("{} files, ", load.files);
+  }
+  bool compile_at_start() const override { return true; }
+
+ private:
+  void wait_for_changes() {
+    watch_->async_wait(asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                         if (ec || stopped_) {
+                           return;
+                         }
+                         if (source_->drain_events()) {
+                           changed_();
+                         }
+                         wait_for_changes();
+                       });
+  }
+
+  asio::io_context& io_;
+  std::string dir_;
+  std::unique_ptr<ingress::ManifestSource> source_;
+  std::unique_ptr<asio::posix::stream_descriptor> watch_;
+  std::function<void()> changed_;
+  bool stopped_ = false;
+};
+
+class ApiSource final : public Source {
+ public:
+  explicit ApiSource(std::unique_ptr<ingress::KubeSource> source) : source_(std::move(source)) {}
+
+  void start(std::function<void()> changed) override { source_->start(std::move(changed)); }
+  void stop() override { source_->stop(); }
+  bool ready() const override { return source_->synced(); }
+  ingress::ManifestLoad load() override { return source_->load(); }
+  std::string describe() const override { return source_->describe(); }
+  std::string files_text(const ingress::ManifestLoad&) const override { return ""; }
+  bool compile_at_start() const override { return false; }
+
+ private:
+  std::unique_ptr<ingress::KubeSource> source_;
+};
+
 class ControlImpl final : public Control {
  public:
-  ControlImpl(asio::io_context& io, ControlOptions options,
-              std::unique_ptr<ingress::ManifestSource> source)
+  ControlImpl(asio::io_context& io, ControlOptions options, std::unique_ptr<Source> source)
       : io_(io),
         options_(std::move(options)),
         source_(std::move(source)),
@@ -46,17 +136,10 @@ class ControlImpl final : public Control {
   }
 
   void start() override {
-    std::string error;
-    int fd = source_->watch(error);
-    if (fd < 0) {
-      spdlog::warn("manifests {}: {}; changes will not be picked up until restart",
-                   options_.manifests, error);
-    } else {
-      // The descriptor stays owned by the ManifestSource; give Asio a duplicate to wait on.
-      watch_ = std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(fd));
-      wait_for_changes();
+    source_->start([this] { changed(); });
+    if (source_->compile_at_start()) {
+      reload("start");
     }
-    reload("start");
     arm_clock();
   }
 
@@ -64,31 +147,19 @@ class ControlImpl final : public Control {
     stopped_ = true;
     timer_.cancel();
     clock_timer_.cancel();
-    if (watch_) {
-      boost::system::error_code ec;
-      watch_->close(ec);
-    }
+    source_->stop();
   }
 
   std::string summary() const override { return summary_; }
+  std::string source() const override { return source_->describe(); }
 
  private:
-  void wait_for_changes() {
-    watch_->async_wait(asio::posix::stream_descriptor::wait_read,
-                       [this](const boost::system::error_code& ec) {
-                         if (ec || stopped_) {
-                           return;
-                         }
-                         if (source_->drain_events()) {
-                           changed();
-                         }
-                         wait_for_changes();
-                       });
-  }
-
   // A change was seen. Compile now unless a compile happened within the window; then
   // compile once when the window closes.
   void changed() {
+    if (stopped_ || !source_->ready()) {
+      return;  // the API source before its first full list: nothing to compile yet
+    }
     auto now = std::chrono::steady_clock::now();
     if (pending_) {
       return;  // a compile is already scheduled at the end of the window
@@ -163,6 +234,9 @@ class ControlImpl final : public Control {
   }
 
   void reload(const char* why) {
+    if (!source_->ready()) {
+      return;  // never publish a partial view of the cluster (readiness depends on it)
+    }
     auto started = std::chrono::steady_clock::now();
     last_compile_ = started;
     ingress::ManifestLoad load = source_->load();
@@ -178,7 +252,7 @@ class ControlImpl final : public Control {
 
     std::string print = fingerprint(result, diagnostics);
     if (snapshot_ && print == fingerprint_) {
-      spdlog::debug("manifests changed ({}), routing unchanged: generation {} stays live", why,
+      spdlog::debug("input changed ({}), routing unchanged: generation {} stays live", why,
                     snapshot_->generation);
       return;
     }
@@ -207,14 +281,14 @@ class ControlImpl final : public Control {
     snapshot->certs = result.certs;
     snapshot->diagnostics = std::move(diagnostics);
     summary_ = fmt::format(
-        "generation {}: {} files, {} objects, {} ingresses, {} hosts, {} routes, {} TLS hosts "
+        "generation {}: {}{} objects, {} ingresses, {} hosts, {} routes, {} TLS hosts "
         "({} with their own certificate), {} diagnostics, compiled in {:.2f} ms",
-        snapshot->generation, load.files, load.state.size(), result.stats.ingresses,
+        snapshot->generation, source_->files_text(load), load.state.size(), result.stats.ingresses,
         result.stats.hosts, result.stats.routes, result.certs->hosts().size(),
         result.certs->certificates().size(), snapshot->diagnostics.size(), compile_ms);
     snapshot_ = snapshot;
-    if (generation_ > 1) {
-      spdlog::info("config {}", summary_);
+    if (generation_ > 1 || !source_->compile_at_start()) {
+      spdlog::info("config {}{}", summary_, generation_ == 1 ? " (every kind listed: ready)" : "");
     }
     if (callback_) {
       callback_(snapshot_);
@@ -223,8 +297,7 @@ class ControlImpl final : public Control {
 
   asio::io_context& io_;
   ControlOptions options_;
-  std::unique_ptr<ingress::ManifestSource> source_;
-  std::unique_ptr<asio::posix::stream_descriptor> watch_;
+  std::unique_ptr<Source> source_;
   asio::steady_timer timer_;
   asio::steady_timer clock_timer_;
   std::function<void(const proxy::SnapshotPtr&)> callback_;
@@ -242,11 +315,20 @@ class ControlImpl final : public Control {
 
 std::unique_ptr<Control> Control::create(asio::io_context& io, const ControlOptions& options,
                                          std::string& error) {
+  if (options.kube) {
+    auto source = ingress::KubeSource::create(io, *options.kube, error);
+    if (!source) {
+      return nullptr;
+    }
+    return std::make_unique<ControlImpl>(io, options,
+                                         std::make_unique<ApiSource>(std::move(source)));
+  }
   auto source = ingress::ManifestSource::create(options.manifests, error);
   if (!source) {
     return nullptr;
   }
-  return std::make_unique<ControlImpl>(io, options, std::move(source));
+  return std::make_unique<ControlImpl>(
+      io, options, std::make_unique<FolderSource>(io, options.manifests, std::move(source)));
 }
 
 }  // namespace lintel::app

@@ -1,14 +1,17 @@
 // lintel: command line, and the wiring of sources → compiler → publish to proxy and admin.
 //
-//   lintel serve --manifests DIR [--http ADDR] [--https ADDR|off] [--admin ADDR] [--workers N]
+//   lintel serve (--manifests DIR | --kubeconfig FILE [--context NAME] | --kube)
+//                [--watch-namespace NS] [--watch-ingress-without-class] [--http ADDR] [--https
+//                ADDR|off] [--admin ADDR] [--workers N]
 //                [--default-cert FILE --default-key FILE] [--session-ticket-key-file FILE]
 //                [--ingress-class NAME] [--log-level LEVEL] [--no-access-log] ...
 //   lintel check --manifests DIR
 //   lintel cert --host H [--host H2 ...] --out DIR [--secret NAME] [--namespace NS] [--days N]
 //   lintel version
 //
-// Threads: the main thread runs the control io_context (manifest watching, compiling,
-// publishing, admin listener, signals); the proxy runs its own worker threads.
+// Threads: the main thread runs the control io_context (manifest watching or the API
+// informers, compiling, publishing, admin listener, signals); the proxy runs its own
+// worker threads.
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -22,12 +25,15 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "admin/admin_server.h"
 #include "app/control.h"
 #include "app/tls_setup.h"
 #include "ingress/compiler.h"
+#include "ingress/kube_config.h"
+#include "ingress/kube_source.h"
 #include "ingress/manifest_source.h"
 #include "proxy/address.h"
 #include "proxy/server.h"
@@ -120,6 +126,14 @@ struct ServeOptions {
   std::string handshake_timeout = "10s";
   int https_redirect_port = 443;
   bool hsts = true;
+  // The Kubernetes API source (instead of --manifests).
+  bool kube = false;
+  std::string kubeconfig;
+  std::string context;
+  std::string watch_namespace;
+  bool watch_ingress_without_class = false;
+  std::string api_backoff_base = "800ms";
+  std::string api_backoff_max = "30s";
 };
 
 struct CertOptions {
@@ -248,7 +262,53 @@ int run_cert(const CertOptions& cert) {
   return kExitOk;
 }
 
+// The API source's options from --kube / --kubeconfig, or an error line (exit 2).
+std::optional<ingress::KubeSourceOptions> kube_options(const ServeOptions& serve,
+                                                       std::string& error) {
+  auto config = serve.kube ? ingress::load_in_cluster_config()
+                           : ingress::load_kubeconfig(serve.kubeconfig, serve.context);
+  if (!config) {
+    error = config.error().message;
+    return std::nullopt;
+  }
+  ingress::KubeSourceOptions options;
+  options.config = std::move(*config);
+  options.watch_namespace = serve.watch_namespace;
+  parse_duration(serve.api_backoff_base, options.backoff.base);
+  parse_duration(serve.api_backoff_max, options.backoff.cap);
+  options.backoff.base = std::max(options.backoff.base, std::chrono::milliseconds(1));
+  options.backoff.cap = std::max(options.backoff.cap, options.backoff.base);
+  options.user_agent = std::string("lintel/") + LINTEL_VERSION;
+  if (options.config.insecure_skip_tls_verify) {
+    spdlog::warn(
+        "{}: insecure-skip-tls-verify is set: the API server's certificate is NOT "
+        "verified, so anyone on the path can feed Lintel its routes",
+        options.config.description);
+  }
+  return options;
+}
+
 int run_serve(const CommonOptions& common, const ServeOptions& serve) {
+  const int sources = !common.manifests.empty() + serve.kube + !serve.kubeconfig.empty();
+  if (sources != 1) {
+    std::fprintf(stderr,
+                 "lintel serve: give exactly one source: --manifests DIR, --kubeconfig FILE or "
+                 "--kube (see 'lintel serve --help')\n");
+    return kExitUsage;
+  }
+  if (!serve.context.empty() && serve.kubeconfig.empty()) {
+    std::fprintf(stderr, "lintel serve: --context needs --kubeconfig\n");
+    return kExitUsage;
+  }
+  std::optional<ingress::KubeSourceOptions> kube;
+  if (common.manifests.empty()) {
+    std::string error;
+    kube = kube_options(serve, error);
+    if (!kube) {
+      std::fprintf(stderr, "lintel serve: %s\n", error.c_str());
+      return kExitUsage;
+    }
+  }
   proxy::ProxyOptions proxy_options;
   proxy_options.http_address = serve.http;
   proxy_options.workers =
@@ -286,7 +346,13 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
 
   app::ControlOptions control_options;
   control_options.manifests = common.manifests;
+  control_options.kube = std::move(kube);
   control_options.compile = compile_options(common);
+  if (control_options.kube) {
+    // In a cluster, an Ingress without a class may belong to another controller: ours
+    // only when our IngressClass is the default one, or when the operator says so.
+    control_options.compile.watch_ingress_without_class = serve.watch_ingress_without_class;
+  }
   control_options.compile.default_context = tls_setup->default_context;
   parse_duration(serve.reload_coalesce, control_options.coalesce_window);
 
@@ -319,9 +385,11 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
   admin->start();
   tickets->start();
   const std::string https = server->https_address();
-  spdlog::info("lintel {} serving: http={} https={} admin={} workers={} manifests={} ({})",
+  const std::string summary = control->summary();
+  spdlog::info("lintel {} serving: http={} https={} admin={} workers={} source: {} ({})",
                LINTEL_VERSION, server->http_address(), https.empty() ? "off" : https,
-               admin->address(), proxy_options.workers, common.manifests, control->summary());
+               admin->address(), proxy_options.workers, control->source(),
+               summary.empty() ? "not ready until every kind has been listed" : summary);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -353,11 +421,14 @@ int main(int argc, char** argv) {
   AddressValidator address;
   AddressValidator address_or_off(true);
 
-  auto add_common = [&](CLI::App* sub) {
-    sub->add_option("--manifests", common.manifests,
-                    "Folder of Kubernetes manifests (*.yaml, *.yml, *.json, recursively)")
-        ->required()
-        ->check(CLI::ExistingDirectory);
+  auto add_common = [&](CLI::App* sub, bool manifests_required) {
+    CLI::Option* manifests =
+        sub->add_option("--manifests", common.manifests,
+                        "Folder of Kubernetes manifests (*.yaml, *.yml, *.json, recursively)")
+            ->check(CLI::ExistingDirectory);
+    if (manifests_required) {
+      manifests->required();
+    }
     sub->add_option("--ingress-class", common.ingress_class, "IngressClass name Lintel serves")
         ->capture_default_str();
     sub->add_option("--controller-name", common.controller_name,
@@ -368,8 +439,30 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
 
-  CLI::App* serve_cmd = cli.add_subcommand("serve", "Route a folder of Ingress manifests");
-  add_common(serve_cmd);
+  CLI::App* serve_cmd = cli.add_subcommand(
+      "serve", "Route the Ingresses of a manifests folder or of a Kubernetes API server");
+  add_common(serve_cmd, false);
+  serve_cmd->add_option("--kubeconfig", serve.kubeconfig,
+                        "Watch the API server of this kubeconfig instead of a folder");
+  serve_cmd->add_option("--context", serve.context,
+                        "Kubeconfig context (default: its current-context)");
+  serve_cmd->add_flag("--kube", serve.kube,
+                      "Watch the API server of the cluster Lintel runs in (service account)");
+  serve_cmd->add_option("--watch-namespace", serve.watch_namespace,
+                        "API source: watch Ingresses, Services, EndpointSlices and Secrets in "
+                        "this namespace only (default: all)");
+  serve_cmd->add_flag("--watch-ingress-without-class", serve.watch_ingress_without_class,
+                      "API source: also serve Ingresses that name no class (otherwise only when "
+                      "our IngressClass is the default one)");
+  serve_cmd
+      ->add_option("--api-backoff-base", serve.api_backoff_base,
+                   "API source: first retry delay after a failed list or watch (doubles)")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--api-backoff-max", serve.api_backoff_max, "API source: longest retry delay")
+      ->check(duration)
+      ->capture_default_str();
   serve_cmd->add_option("--http", serve.http, "HTTP listener host:port")
       ->check(address)
       ->capture_default_str();
@@ -439,7 +532,7 @@ int main(int argc, char** argv) {
       cli.add_subcommand("check",
                          "Print the routing table and every diagnostic; exit 1 if any "
                          "object was rejected");
-  add_common(check_cmd);
+  add_common(check_cmd, true);
 
   CLI::App* cert_cmd = cli.add_subcommand(
       "cert", "Write a local CA, a certificate for the hosts and a kubernetes.io/tls Secret");
