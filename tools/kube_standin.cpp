@@ -132,23 +132,26 @@ struct Watcher {
 
   Watcher(asio::any_io_executor executor, WatchPlan p) : plan(std::move(p)), wake(executor) {}
 
-  void push(std::string event, size_t max_events, size_t max_bytes) {
+  // Events are shared between the watches that see them: a change is serialized once.
+  using Event = std::shared_ptr<const std::string>;
+
+  void push(Event event, size_t max_events, size_t max_bytes) {
     if (end != End::kNone) {
       return;
     }
-    if (queue.size() >= max_events || queued_bytes + event.size() > max_bytes) {
+    if (queue.size() >= max_events || queued_bytes + event->size() > max_bytes) {
       // Too far behind: the real server also drops a watcher it cannot keep up with; the
       // client rewatches from its last resourceVersion.
       end = End::kOverflow;
     } else {
-      queued_bytes += event.size();
+      queued_bytes += event->size();
       queue.push_back(std::move(event));
     }
     wake.cancel();
   }
 
   WatchPlan plan;
-  std::deque<std::string> queue;
+  std::deque<Event> queue;
   size_t queued_bytes = 0;
   asio::steady_timer wake;
   End end = End::kNone;
@@ -434,10 +437,17 @@ class Server {
 
   // ---- watches
   void on_change(const Change& change) {
+    Watcher::Event rendered[5];  // by EventKind
     for (Watcher* w : watchers_) {
-      if (auto event = Api::render(w->plan.filter, change)) {
-        w->push(std::move(*event), settings_.watch_queue_events, settings_.watch_queue_bytes);
+      const EventKind kind = Api::classify(w->plan.filter, change);
+      if (kind == EventKind::kNone) {
+        continue;
       }
+      Watcher::Event& event = rendered[static_cast<int>(kind)];
+      if (!event) {
+        event = std::make_shared<const std::string>(Api::render(kind, change));
+      }
+      w->push(event, settings_.watch_queue_events, settings_.watch_queue_bytes);
     }
   }
 
@@ -479,7 +489,7 @@ class Server {
     for (std::string& event : watcher->plan.initial) {
       // The initial state may be larger than the live bound: it is not counted against it.
       watcher->queued_bytes += event.size();
-      watcher->queue.push_back(std::move(event));
+      watcher->queue.push_back(std::make_shared<const std::string>(std::move(event)));
     }
     watcher->plan.initial.clear();
     const auto start = std::chrono::steady_clock::now();
@@ -524,8 +534,8 @@ class Server {
         co_return WatchResult::kAbrupt;
       }
       while (!watcher->queue.empty() && out.size() < kWatchBatchBytes) {
-        watcher->queued_bytes -= watcher->queue.front().size();
-        chunk(out, watcher->queue.front());
+        watcher->queued_bytes -= watcher->queue.front()->size();
+        chunk(out, *watcher->queue.front());
         watcher->queue.pop_front();
       }
       if (!out.empty()) {

@@ -1126,8 +1126,8 @@ std::variant<Reply, WatchPlan> Api::watch(const std::map<std::string, std::strin
     }
     for (const Change& change : store_.history()) {
       if (change.rv > *asked) {
-        if (auto event = render(filter, change)) {
-          plan.initial.push_back(std::move(*event));
+        if (const EventKind kind = classify(filter, change); kind != EventKind::kNone) {
+          plan.initial.push_back(render(kind, change));
         }
       }
     }
@@ -1137,29 +1137,40 @@ std::variant<Reply, WatchPlan> Api::watch(const std::map<std::string, std::strin
   return plan;
 }
 
-std::optional<std::string> Api::render(const WatchFilter& filter, const Change& change) {
+EventKind Api::classify(const WatchFilter& filter, const Change& change) {
   if (change.resource != filter.resource) {
-    return std::nullopt;
+    return EventKind::kNone;
   }
   if (change.type == "DELETED") {
-    if (!filter.matches(change.object)) {
-      return std::nullopt;
-    }
-    return event_text("DELETED", change.object);
+    return filter.matches(change.object) ? EventKind::kDeleted : EventKind::kNone;
   }
   const bool now = filter.matches(change.object);
   const bool before = !change.previous.is_null() && filter.matches(change.previous);
   if (now) {
     // A change that brings an object into the selection is an ADDED for this watch.
-    return event_text(before ? "MODIFIED" : "ADDED", change.object);
+    return before ? EventKind::kModified : EventKind::kAdded;
   }
-  if (before) {
-    // It left the selection: DELETED with its previous state at the new version.
-    json gone = change.previous;
-    gone["metadata"]["resourceVersion"] = std::to_string(change.rv);
-    return event_text("DELETED", gone);
+  return before ? EventKind::kLeft : EventKind::kNone;
+}
+
+std::string Api::render(EventKind kind, const Change& change) {
+  switch (kind) {
+    case EventKind::kAdded:
+      return event_text("ADDED", change.object);
+    case EventKind::kModified:
+      return event_text("MODIFIED", change.object);
+    case EventKind::kDeleted:
+      return event_text("DELETED", change.object);
+    case EventKind::kLeft: {
+      // It left the selection: DELETED with its previous state at the new version.
+      json gone = change.previous;
+      gone["metadata"]["resourceVersion"] = std::to_string(change.rv);
+      return event_text("DELETED", gone);
+    }
+    case EventKind::kNone:
+      break;
   }
-  return std::nullopt;
+  return "";
 }
 
 std::string Api::bookmark(const WatchFilter& filter, bool initial_events_end) const {

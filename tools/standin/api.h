@@ -73,6 +73,8 @@ struct WatchFilter {
   bool matches(const json& object) const;
 };
 
+enum class EventKind { kNone, kAdded, kModified, kDeleted, kLeft };
+
 // What the server must stream for a WATCH that was accepted.
 struct WatchPlan {
   WatchFilter filter;
@@ -89,10 +91,12 @@ class Api {
 
   std::variant<Reply, WatchPlan> handle(const Request& request);
 
-  // The watch event a change makes for one watch, or nullopt when the watch does not see
-  // it. A MODIFIED object that starts matching a selector is ADDED, one that stops matching
-  // is DELETED, as the real watch cache does.
-  static std::optional<std::string> render(const WatchFilter& filter, const Change& change);
+  // The watch event a change makes for one watch (kNone: the watch does not see it). A
+  // MODIFIED object that starts matching a selector is ADDED, one that stops matching is
+  // DELETED (kLeft), as the real watch cache does. Split from render() so that the server
+  // serializes each change once per kind, not once per watch.
+  static EventKind classify(const WatchFilter& filter, const Change& change);
+  static std::string render(EventKind kind, const Change& change);
   // A BOOKMARK at the store's current version (or the initial-events-end one).
   std::string bookmark(const WatchFilter& filter, bool initial_events_end = false) const;
   // The in-stream ERROR event of an expired watch (Status 410 Expired).

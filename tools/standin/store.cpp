@@ -133,19 +133,24 @@ void Store::save() {
   if (state_path_.empty()) {
     return;
   }
-  json all = json::array();
+  // One object per line: cheap to write after every change (no pretty-printing of large
+  // objects), still easy to read and to edit by hand or from a test.
+  std::string text = "{\"resourceVersion\": " + std::to_string(rv_) + ", \"objects\": [";
+  const char* separator = "\n";
   for (const auto& [id, objects] : by_resource_) {
     for (const auto& [key, object] : objects) {
-      all.push_back(object);
+      text += separator;
+      text += object.dump(-1, ' ', false, json::error_handler_t::replace);
+      separator = ",\n";
     }
   }
-  const json state = {{"resourceVersion", rv_}, {"objects", std::move(all)}};
+  text += "\n]}\n";
   // Written beside the target and renamed over it: a stand-in killed mid-write leaves the
   // previous complete state, never half a file.
   const std::string tmp = state_path_ + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << state.dump(1) << "\n";
+    out << text;
     out.flush();
     if (!out) {
       save_error_ = "cannot write " + tmp;
