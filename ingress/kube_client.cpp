@@ -210,6 +210,8 @@ asio::awaitable<KubeResponse> KubeConnection::get(
   KubeResponse response = co_await exchange(target, until, sink);
   if (response.status == 401 && tokens_->invalidate()) {
     // A rotated service-account token: the kubelet already wrote the new one.
+    spdlog::info("kube: 401 Unauthorized for GET {}; re-reading the token file and retrying",
+                 target.substr(0, target.find('?')));
     response = co_await exchange(target, until, sink);
   }
   co_return response;

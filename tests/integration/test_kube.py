@@ -409,6 +409,7 @@ class KubeTest(unittest.TestCase):
         b = self.fx.echo_group(["b"])
         self.create(*self.app("after", "after.kube.test", b))  # kubectl re-reads DIR/kubeconfig
         self.wait_answer(lintel, "after.kube.test", "b", what="a change seen with the new token")
+        self.assertIn("re-reading the token file", lintel.stderr_text())
         self.assertEqual(self.answers(lintel, "web.kube.test"), "a")
 
     def test_standin_restart_resyncs_deletes(self):
