@@ -141,8 +141,10 @@ struct Watcher {
     }
     if (queue.size() >= max_events || queued_bytes + event->size() > max_bytes) {
       // Too far behind: the real server also drops a watcher it cannot keep up with; the
-      // client rewatches from its last resourceVersion.
+      // client rewatches from its last resourceVersion. Closed now, not after the write it
+      // is stuck in times out.
       end = End::kOverflow;
+      close_socket();
     } else {
       queued_bytes += event->size();
       queue.push_back(std::move(event));
@@ -150,7 +152,17 @@ struct Watcher {
     wake.cancel();
   }
 
+  // Ends the connection at once, aborting a pending write (drop-watches, overflow).
+  void close_socket() {
+    if (socket != nullptr) {
+      error_code ignored;
+      socket->shutdown(tcp::socket::shutdown_both, ignored);
+      socket->close(ignored);
+    }
+  }
+
   WatchPlan plan;
+  tcp::socket* socket = nullptr;  // the connection's, valid while the watch is listed
   std::deque<Event> queue;
   size_t queued_bytes = 0;
   asio::steady_timer wake;
@@ -381,6 +393,9 @@ class Server {
       for (Watcher* w : watchers_) {
         if (w->end == Watcher::End::kNone) {
           w->end = expire ? Watcher::End::kExpire : Watcher::End::kDrop;
+          if (!expire) {
+            w->close_socket();
+          }
           w->wake.cancel();
           n++;
         }
@@ -483,6 +498,7 @@ class Server {
       std::shared_ptr<Watcher> w;
       ~Unlist() {
         w->finished = true;
+        w->socket = nullptr;
         server.watchers_.erase(w.get());
       }
     } unlist{*this, watcher};
@@ -502,6 +518,7 @@ class Server {
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-cache, "
         "private\r\nTransfer-Encoding: chunked\r\n\r\n";
     auto& socket = beast::get_lowest_layer(stream).socket();
+    watcher->socket = &socket;
     asio::co_spawn(stream.get_executor(), detect_peer_gone(socket, watcher), asio::detached);
     const auto close_abruptly = [&] {
       error_code ignored;
@@ -540,6 +557,12 @@ class Server {
       }
       if (!out.empty()) {
         if (!co_await write(std::move(out))) {
+          const Watcher::End why = watcher->end;
+          if (why == Watcher::End::kDrop || why == Watcher::End::kOverflow ||
+              why == Watcher::End::kPeerGone) {
+            out.clear();
+            continue;  // closed on purpose: logged with its reason at the top
+          }
           log("watch write failed: " + watcher->plan.describe);
           close_abruptly();
           co_return WatchResult::kAbrupt;

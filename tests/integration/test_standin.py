@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -410,6 +411,38 @@ class RestartTest(unittest.TestCase):
         created = again.ok("POST", path, configmap("new"))
         self.assertEqual(int(created["metadata"]["resourceVersion"]), rv + 1)
         again.kubectl("get", "configmap", "keep")
+
+
+class SlowWatcherTest(unittest.TestCase):
+    def test_a_slow_watcher_is_cut_off_and_others_keep_streaming(self):
+        work = tempfile.mkdtemp(prefix="lintel-standin.")
+        self.addCleanup(shutil.rmtree, work, True)
+        api = StandIn.start(os.path.join(work, "state"), work,
+                            extra_args=["--watch-queue-limit", "5"])
+        self.addCleanup(api.stop)
+        path = CONFIGMAPS.format(ns="default")
+        rv = api.ok("GET", path)["metadata"]["resourceVersion"]
+        target = f"{path}?watch=1&resourceVersion={rv}"
+        # The slow one never reads: once the socket buffers are full, its queue grows.
+        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
+        slow.settimeout(harness.IO_TIMEOUT)
+        slow.connect((api.host, api.port))
+        slow = api.context().wrap_socket(slow, server_hostname="127.0.0.1")
+        self.addCleanup(slow.close)
+        slow.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n"
+                     f"Authorization: Bearer {api.token()}\r\n\r\n".encode())
+        with api.watch(target, timeout=harness.IO_TIMEOUT) as fast:
+            harness.wait_until(lambda: len(api.knob("state", "GET")["watches"]) == 2,
+                               what="both watches to open")
+            names = []
+            for i in range(40):
+                api.ok("POST", path, configmap(f"big{i}", blob="x") | {"data": {"v": "x" * 200_000}})
+                names.append(fast.next_event()["object"]["metadata"]["name"])
+            self.assertEqual(names, [f"big{i}" for i in range(40)])
+            harness.wait_until(lambda: len(api.knob("state", "GET")["watches"]) == 1,
+                               what="the slow watch to be closed")
+        self.assertIn("fell too far behind", api.stderr_text())
 
 
 if __name__ == "__main__":
