@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -22,6 +23,11 @@ std::optional<std::string> Store::load() {
   std::ifstream in(state_path_, std::ios::binary);
   if (state_path_.empty() || !in) {
     // A fresh cluster: the namespaces kube-apiserver creates for itself.
+    char created[32];
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
     for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
       rv_++;
       by_resource_[find_kind("v1", "Namespace")->id()][{"", name}] = {
@@ -31,7 +37,7 @@ std::optional<std::string> Store::load() {
            {{"name", name},
             {"uid", "00000000-0000-4000-8000-00000000000" + std::to_string(rv_)},
             {"resourceVersion", std::to_string(rv_)},
-            {"creationTimestamp", "2026-01-01T00:00:00Z"},
+            {"creationTimestamp", created},
             {"labels", {{"kubernetes.io/metadata.name", name}}}}},
           {"spec", {{"finalizers", {"kubernetes"}}}},
           {"status", {{"phase", "Active"}}}};
