@@ -258,7 +258,7 @@ asio::awaitable<KubeResponse> KubeConnection::exchange(
         continue;
       }
       out.error = (ec == beast::error::timeout ? std::string("deadline exceeded") : ec.message()) +
-                  " (GET " + target + ")";
+                  " (GET " + target.substr(0, target.find('?')) + ")";
       co_return out;
     }
     out.status = static_cast<int>(parser.get().result_int());
@@ -294,7 +294,7 @@ asio::awaitable<KubeResponse> KubeConnection::exchange(
     if (ec) {
       close();
       out.error = (ec == beast::error::timeout ? std::string("deadline exceeded") : ec.message()) +
-                  " (reading the body of GET " + target + ")";
+                  " (reading the body of GET " + target.substr(0, target.find('?')) + ")";
       co_return out;
     }
     if (!parser.keep_alive()) {

@@ -195,8 +195,12 @@ class Informer : public std::enable_shared_from_this<Informer> {
       }
       const auto started = Clock::now();
       size_t events = 0;
-      Outcome watched = co_await watch(events);
-      const bool healthy = events > 0 || Clock::now() - started >= kHealthyWatch;
+      bool established = false;
+      Outcome watched = co_await watch(events, established);
+      // Healthy: the server accepted the watch and it delivered events or lasted. A watch
+      // that never got its 200 (refused, timed out connecting) is a failure however long
+      // it took.
+      const bool healthy = established && (events > 0 || Clock::now() - started >= kHealthyWatch);
       switch (watched) {
         case Outcome::kStopped:
           co_return;
@@ -334,7 +338,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
   }
 
   // One WATCH from rv_ until the server ends it, it fails, or it says the version is gone.
-  asio::awaitable<Outcome> watch(size_t& events) {
+  asio::awaitable<Outcome> watch(size_t& events, bool& established) {
     std::uniform_int_distribution<int> spread(
         static_cast<int>(shared_->options.watch_timeout_min.count()),
         static_cast<int>(
@@ -363,6 +367,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
           }
           return true;
         });
+    established = response.status == 200;
     if (shared_->stopped) {
       co_return Outcome::kStopped;
     }
