@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import socketserver
 import ssl
 import threading
@@ -27,7 +28,7 @@ from harness import http_path, ingress, rule
 h.ADDRESS_BLOCKS.setdefault("test_kube", (240, 254))
 
 STANDIN = os.path.join(h.BUILD_DIR, "kube-standin")
-KUBECTL = os.environ.get("KUBECTL") or "/usr/bin/kubectl"
+KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "/usr/bin/kubectl"
 CLASS = {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
          "metadata": {"name": "lintel"},
          "spec": {"controller": "lintel.dev/ingress-controller"}}
@@ -218,7 +219,10 @@ class KubeTest(unittest.TestCase):
 
     # ---- kubectl
     def kubectl(self, *args, stdin_objects=None, kubeconfig=None):
+        # A discovery cache of the test's own: ~/.kube/cache is shared by every run, and a
+        # stand-in on a reused port must not be answered from another one's cache.
         argv = [KUBECTL, "--kubeconfig", kubeconfig or self.standin.kubeconfig,
+                "--cache-dir", os.path.join(self.work, "kubectl-cache"),
                 "--request-timeout", "10s", *args]
         if stdin_objects is not None:
             # Multi-document YAML, as a user's manifest file is.
