@@ -593,5 +593,10 @@ int main(int argc, char** argv) {
   if (cli.got_subcommand("check")) {
     return run_check(common);
   }
+  if (serve.kube && serve_cmd->count("--admin") == 0) {
+    // In a cluster the kubelet probes /healthz and /readyz on the Pod IP: loopback would
+    // make every probe fail (DESIGN.md: admin on the pod IP in-cluster).
+    serve.admin = "0.0.0.0:9000";
+  }
   return run_serve(common, serve);
 }

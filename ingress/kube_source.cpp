@@ -247,6 +247,10 @@ class Informer : public std::enable_shared_from_this<Informer> {
   }
 
   // LIST every page, then replace the cache. On success rv_ is the list's version.
+  // No resourceVersion on the LIST: a consistent read of the newest state, served in the
+  // pages we ask for (a real server ignores `limit` for resourceVersion=0 and answers from
+  // its watch cache, possibly stale). Relists after 410 do the same, which is where
+  // client-go ends up too after its "not older than" attempt.
   asio::awaitable<Outcome> list(const std::string& reason) {
     std::vector<json> items;
     std::string continue_token;
