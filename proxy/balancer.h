@@ -6,6 +6,7 @@
 // Thread: one balancer per worker, used on that worker's thread only.
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -16,7 +17,7 @@ class RoundRobin {
  public:
   // The index of the endpoint to try first among `count` (> 0), advancing the position.
   size_t next(std::string_view backend_name, size_t count) {
-    auto it = positions_.find(std::string(backend_name));
+    auto it = positions_.find(backend_name);
     if (it == positions_.end()) {
       // Bound the table: backend names come from configuration, but a long-running worker
       // sees many snapshots; forgetting positions costs only fairness for one round.
@@ -30,7 +31,13 @@ class RoundRobin {
 
  private:
   static constexpr size_t kMaxBackends = 100'000;
-  std::unordered_map<std::string, size_t> positions_;
+  // Looked up by string_view without building a std::string: one allocation per request
+  // less (backend names are longer than the small-string buffer).
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, size_t, Hash, std::equal_to<>> positions_;
 };
 
 }  // namespace lintel::proxy

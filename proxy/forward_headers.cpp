@@ -1,6 +1,7 @@
 #include "proxy/forward_headers.h"
 
 #include <array>
+#include <charconv>
 
 namespace lintel::proxy {
 
@@ -61,6 +62,13 @@ std::string upstream_request_head(const ValidRequest& request,
                                   const std::vector<HeaderField>& fields,
                                   const ForwardContext& ctx) {
   std::string out;
+  upstream_request_head(request, fields, ctx, out);
+  return out;
+}
+
+void upstream_request_head(const ValidRequest& request, const std::vector<HeaderField>& fields,
+                           const ForwardContext& ctx, std::string& out) {
+  out.clear();
   out.reserve(512 + request.path.size() + request.query.size() + fields.size() * 48);
   out.append(request.method).append(" ").append(request.path);
   if (request.has_query) out.append("?").append(request.query);
@@ -86,7 +94,9 @@ std::string upstream_request_head(const ValidRequest& request,
   append_field(out, "X-Forwarded-For", forwarded_for);
   append_field(out, "X-Forwarded-Proto", ctx.scheme);
   append_field(out, "X-Forwarded-Host", request.host);
-  append_field(out, "X-Forwarded-Port", std::to_string(ctx.listener_port));
+  char port[8];
+  const auto port_end = std::to_chars(port, port + sizeof port, ctx.listener_port).ptr;
+  append_field(out, "X-Forwarded-Port", std::string_view(port, static_cast<size_t>(port_end - port)));
   append_field(out, "X-Real-IP", ctx.client_address);
   append_field(out, "X-Request-ID", ctx.request_id);
   switch (request.framing) {
@@ -100,7 +110,6 @@ std::string upstream_request_head(const ValidRequest& request,
       break;
   }
   out.append("\r\n");
-  return out;
 }
 
 std::string downstream_response_head(int status, std::string_view reason,
@@ -108,6 +117,16 @@ std::string downstream_response_head(int status, std::string_view reason,
                                      ResponseFraming framing, uint64_t content_length, bool close,
                                      int client_version, std::string_view hsts) {
   std::string out;
+  downstream_response_head(status, reason, fields, framing, content_length, close,
+                           client_version, hsts, out);
+  return out;
+}
+
+void downstream_response_head(int status, std::string_view reason,
+                              const std::vector<HeaderField>& fields, ResponseFraming framing,
+                              uint64_t content_length, bool close, int client_version,
+                              std::string_view hsts, std::string& out) {
+  out.clear();
   out.reserve(256 + fields.size() * 48);
   out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
   out.append(reason.empty() ? std::string_view("Unknown") : reason).append("\r\n");
@@ -140,7 +159,6 @@ std::string downstream_response_head(int status, std::string_view reason,
     append_field(out, "Connection", "keep-alive");
   }
   out.append("\r\n");
-  return out;
 }
 
 }  // namespace lintel::proxy

@@ -42,6 +42,10 @@ std::string_view find_request_id(const std::vector<HeaderField>& fields);
 std::string upstream_request_head(const ValidRequest& request,
                                   const std::vector<HeaderField>& fields,
                                   const ForwardContext& ctx);
+// The same into `out` (replacing its content): a caller that keeps `out` across requests
+// allocates nothing once it has the capacity.
+void upstream_request_head(const ValidRequest& request, const std::vector<HeaderField>& fields,
+                           const ForwardContext& ctx, std::string& out);
 
 enum class ResponseFraming {
   kNone,           // HEAD, 1xx, 204, 304: no body; a Content-Length field is kept as is
@@ -64,5 +68,10 @@ std::string downstream_response_head(int status, std::string_view reason,
                                      const std::vector<HeaderField>& fields,
                                      ResponseFraming framing, uint64_t content_length, bool close,
                                      int client_version, std::string_view hsts = {});
+// The same into `out` (replacing its content).
+void downstream_response_head(int status, std::string_view reason,
+                              const std::vector<HeaderField>& fields, ResponseFraming framing,
+                              uint64_t content_length, bool close, int client_version,
+                              std::string_view hsts, std::string& out);
 
 }  // namespace lintel::proxy

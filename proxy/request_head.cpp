@@ -213,17 +213,37 @@ bool RequestHeadScanner::scan_field_line(std::string_view line, size_t offset) {
   return true;
 }
 
+void RequestHeadScanner::reset() {
+  pos_ = 0;
+  skipped_ = 0;
+  empty_lines_ = 0;
+  have_request_line_ = false;
+  started_ = false;
+  field_bytes_ = 0;
+  head_end_ = 0;
+  error_ = ErrorKind::kBadRequest;
+  method_ = {};
+  target_ = {};
+  version_ = {};
+  fields_.clear();
+}
+
 RequestHead RequestHeadScanner::head(std::string_view data) const {
-  RequestHead head;
+  RequestHead out;
+  head(data, out);
+  return out;
+}
+
+void RequestHeadScanner::head(std::string_view data, RequestHead& head) const {
   const auto view = [&](Span s) { return data.substr(s.offset, s.size); };
   head.method = view(method_);
   head.target = view(target_);
   head.version = view(version_);
+  head.fields.clear();
   head.fields.reserve(fields_.size());
   for (const auto& [name, value] : fields_) head.fields.push_back({view(name), view(value)});
   head.skipped = skipped_;
   head.head_bytes = head_end_ - skipped_;
-  return head;
 }
 
 Validation validate_request(const RequestHead& head, const HeadLimits& limits) {

@@ -56,6 +56,10 @@ class RequestHeadScanner {
 
   explicit RequestHeadScanner(const HeadLimits& limits) : limits_(limits) {}
 
+  // Ready for the next request with the same limits; keeps the field table's capacity, so
+  // a session that reuses one scanner allocates nothing here per request.
+  void reset();
+
   // `data`: every byte received for this request so far (the same prefix each call, maybe
   // longer; it may live at a new address). Only lines not seen before are scanned.
   State scan(std::string_view data);
@@ -63,6 +67,8 @@ class RequestHeadScanner {
   ErrorKind error() const { return error_; }
   // After kComplete: the head, with views into the `data` of the last call.
   RequestHead head(std::string_view data) const;
+  // The same into `out`, reusing the capacity of its field vector.
+  void head(std::string_view data, RequestHead& out) const;
   // Whether any byte of a request line has arrived (for a 408 rather than a silent close).
   bool started() const { return started_; }
 

@@ -17,13 +17,19 @@ class RequestIdGenerator {
   explicit RequestIdGenerator(uint64_t seed) : engine_(seed) {}
 
   std::string next() {
+    std::string out;
+    next(out);
+    return out;
+  }
+
+  // The same into `out` (replacing its content), reusing its capacity.
+  void next(std::string& out) {
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string out(32, '0');
+    out.assign(32, '0');
     for (int word = 0; word < 2; ++word) {
       uint64_t bits = engine_();
       for (int i = 0; i < 16; ++i, bits >>= 4) out[word * 16 + i] = kHex[bits & 0xf];
     }
-    return out;
   }
 
  private:

@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <charconv>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -114,6 +115,19 @@ std::string chunk_size_line(size_t n) {
   return std::string(buf, static_cast<size_t>(len));
 }
 
+// Endpoint::to_string() into `out`, reusing its capacity: the key of the upstream pool.
+void endpoint_key(const routing::Endpoint& endpoint, std::string& out) {
+  out.clear();
+  if (endpoint.ipv6) {
+    out.append("[").append(endpoint.address).append("]");
+  } else {
+    out.append(endpoint.address);
+  }
+  char port[8];
+  const auto end = std::to_chars(port, port + sizeof port, endpoint.port).ptr;
+  out.append(":").append(port, static_cast<size_t>(end - port));
+}
+
 std::string endpoint_ip(const tcp::socket& socket) {
   error_code ec;
   const auto ep = socket.remote_endpoint(ec);
@@ -190,8 +204,8 @@ class Session final : public Connection {
   struct Exchange {
     AccessRecord record;
     Clock::time_point start;
-    std::string request_id;
-    std::string upstream_head;  // the request head as sent upstream
+    // The client's X-Request-ID, or the one generated for it: a view of request_id_.
+    std::string_view request_id;
     ValidRequest request;
     // The Strict-Transport-Security value for every response of this exchange, ours
     // included: set on a TLS connection for a route with Route::tls (ProxyOptions::hsts).
@@ -206,6 +220,7 @@ class Session final : public Connection {
     limits_.max_request_target = options_.max_request_target;
     limits_.max_header_bytes = options_.max_header_bytes;
     limits_.max_header_fields = options_.max_header_fields;
+    scanner_.emplace(limits_);
     // No body limit in limits_: the limit depends on the route (see body_limit()), so it
     // is applied after matching, in forward().
     error_code ec;
@@ -324,7 +339,9 @@ class Session final : public Connection {
   // Serves one request. Returns whether the connection may carry another.
   asio::awaitable<bool> serve_one(bool first) {
     Exchange ex;
-    ex.record.client = client_;
+    // The record's strings are only filled when there is a log to write them to.
+    const bool logged = worker_.access_log() != nullptr;
+    if (logged) ex.record.client = client_;
     ex.record.tls = kTls;
 
     // Wait for the first byte: the keep-alive idle timeout between requests, the head
@@ -346,7 +363,10 @@ class Session final : public Connection {
     // The whole head must arrive within header_timeout: set once, not per read, so a
     // client sending one byte at a time cannot hold the connection (slowloris).
     lowest().expires_after(options_.header_timeout);
-    RequestHeadScanner scanner(limits_);
+    // One scanner and one head per session, reset per request: their vectors keep their
+    // capacity, so reading a head allocates nothing.
+    RequestHeadScanner& scanner = *scanner_;
+    scanner.reset();
     for (;;) {
       const auto state = scanner.scan(input());
       if (state == RequestHeadScanner::State::kComplete) break;
@@ -362,26 +382,32 @@ class Session final : public Connection {
       }
       if (ec) co_return false;
     }
-    const RequestHead head = scanner.head(input());
+    RequestHead& head = head_;
+    scanner.head(input(), head);
     ex.record.bytes_in = head.skipped + head.head_bytes;
-    ex.record.method = std::string(head.method);
-    // Until the request is valid, the log shows the target as received (bounded).
-    ex.record.path = std::string(head.target.substr(0, kLoggedTargetBytes));
-    ex.request_id = std::string(find_request_id(head.fields));
-    if (ex.request_id.empty()) ex.request_id = worker_.request_ids().next();
-    ex.record.request_id = ex.request_id;
+    if (logged) {
+      ex.record.method = std::string(head.method);
+      // Until the request is valid, the log shows the target as received (bounded).
+      ex.record.path = std::string(head.target.substr(0, kLoggedTargetBytes));
+    }
+    request_id_.assign(find_request_id(head.fields));
+    if (request_id_.empty()) worker_.request_ids().next(request_id_);
+    ex.request_id = request_id_;
+    if (logged) ex.record.request_id = request_id_;
 
     Validation validation = validate_request(head, limits_);
     if (validation.error) co_return co_await refuse(ex, *validation.error, validation.detail);
     ex.request = std::move(validation.request);
-    ex.record.host = ex.request.host;
-    ex.record.path = ex.request.path;
+    if (logged) {
+      ex.record.host = ex.request.host;
+      ex.record.path = ex.request.path;
+    }
     ForwardContext ctx;
     ctx.client_address = client_;
     ctx.listener_port = listener_port_;
     ctx.scheme = kTls ? "https" : "http";
     ctx.request_id = ex.request_id;
-    ex.upstream_head = upstream_request_head(ex.request, head.fields, ctx);
+    upstream_request_head(ex.request, head.fields, ctx, upstream_head_);
 
     // Beast now parses the same, validated bytes, for the body framing only. `head` views
     // point into in_ and are not used past this point.
@@ -645,11 +671,11 @@ class Session final : public Connection {
     const size_t tries =
         std::min(endpoints.size(), static_cast<size_t>(1 + std::max(0, options_.connect_retries)));
     const routing::Endpoint* endpoint = nullptr;
-    std::string key;
+    std::string& key = upstream_key_;
     bool pooled = false;
     for (size_t i = 0; i < tries && !up_; ++i) {
       endpoint = &endpoints[(first + i) % endpoints.size()];
-      key = endpoint->to_string();
+      endpoint_key(*endpoint, key);
       // With the whole request in hand, a reused connection that turns out closed is
       // retried on a new one (below), which lets the pool skip its liveness check.
       if (auto socket = worker_.pool().take(key, parser_->is_done())) {
@@ -668,7 +694,7 @@ class Session final : public Connection {
       }
       co_return co_await answer_error(ex, ErrorKind::kUpstreamConnect);
     }
-    ex.record.upstream = key;
+    if (worker_.access_log()) ex.record.upstream = key;
 
     const bool chunked = rq.framing == BodyFraming::kChunked;
     bool streamed = false;  // body bytes beyond `prefetched` were read: no retry possible
@@ -718,9 +744,10 @@ class Session final : public Connection {
   asio::awaitable<std::optional<ErrorKind>> send_request(Exchange& ex, size_t prefetched,
                                                          bool chunked, bool& streamed) {
     error_code ec;
-    std::vector<asio::const_buffer> out;
+    std::vector<asio::const_buffer>& out = out_;
+    out.clear();
     std::string chunk_line;
-    out.push_back(asio::buffer(ex.upstream_head));
+    out.push_back(asio::buffer(upstream_head_));
     frame_body(out, prefetched, chunked, chunk_line);
     if (chunked && parser_->is_done()) out.push_back(asio::buffer(kLastChunk));
     up_->expires_after(options_.response_timeout);
@@ -779,9 +806,10 @@ class Session final : public Connection {
       // 101 cannot happen (Upgrade is not forwarded): a protocol error.
       if (status == 101) co_return ErrorKind::kUpstreamFailed;
       if (status != 100 && ex.request.version == 11) {
-        const std::string head =
-            downstream_response_head(static_cast<int>(status), response_->get().reason(),
-                                     fields_of(*response_), ResponseFraming::kNone, 0, false, 11);
+        std::string& head = response_head_;
+        downstream_response_head(static_cast<int>(status), response_->get().reason(),
+                                 fields_of(*response_), ResponseFraming::kNone, 0, false, 11, {},
+                                 head);
         lowest().expires_after(options_.send_timeout);
         const size_t n = co_await asio::async_write(down_, asio::buffer(head), use_ec(ec));
         ex.record.bytes_out += n;
@@ -790,8 +818,10 @@ class Session final : public Connection {
     }
   }
 
-  static std::vector<HeaderField> fields_of(const ResponseParser& parser) {
-    std::vector<HeaderField> fields;
+  // The response's fields as views; the vector is reused across responses.
+  const std::vector<HeaderField>& fields_of(const ResponseParser& parser) {
+    std::vector<HeaderField>& fields = response_fields_;
+    fields.clear();
     for (const auto& f : parser.get()) {
       fields.push_back({std::string_view(f.name_string().data(), f.name_string().size()),
                         std::string_view(f.value().data(), f.value().size())});
@@ -854,8 +884,9 @@ class Session final : public Connection {
       framing = http11 ? ResponseFraming::kChunked : ResponseFraming::kClose;
     }
     const bool close = !rq.keep_alive || framing == ResponseFraming::kClose;
-    const std::string head = downstream_response_head(status, rp.get().reason(), fields_of(rp),
-                                                      framing, length, close, rq.version, ex.hsts);
+    const std::string& head = response_head_;
+    downstream_response_head(status, rp.get().reason(), fields_of(rp), framing, length, close,
+                             rq.version, ex.hsts, response_head_);
     ex.record.status = status;
 
     // The head goes out together with the body bytes that arrived with it and, when they
@@ -934,8 +965,17 @@ class Session final : public Connection {
   beast::flat_buffer in_;
   beast::flat_buffer up_buffer_{kMaxUpstreamHeadBytes + kReadBufferSlack};
   std::vector<char> body_ = std::vector<char>(kBodyBuffer);
-  // Buffers of one write to the client, reused across requests.
+  // Buffers of one write (to the upstream, then to the client), reused across requests.
   std::vector<asio::const_buffer> out_;
+  // Per-request text kept here rather than in the Exchange so that its capacity is reused:
+  // in steady state a request allocates none of it.
+  std::optional<RequestHeadScanner> scanner_;  // made in init(), once limits_ is set
+  RequestHead head_;                           // views into in_, valid until it is consumed
+  std::string request_id_;
+  std::string upstream_head_;  // the request head as sent upstream
+  std::string upstream_key_;   // "address:port" of the endpoint of this request
+  std::string response_head_;  // the response head as sent to the client
+  std::vector<HeaderField> response_fields_;
   std::string client_;
   uint16_t listener_port_ = 0;
   std::optional<RequestParser> parser_;

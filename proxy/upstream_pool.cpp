@@ -15,7 +15,7 @@ bool UpstreamPool::looks_open(Socket& socket) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-std::optional<UpstreamPool::Socket> UpstreamPool::take(const std::string& key, bool can_retry) {
+std::optional<UpstreamPool::Socket> UpstreamPool::take(std::string_view key, bool can_retry) {
   const auto it = idle_.find(key);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second;
@@ -33,21 +33,22 @@ std::optional<UpstreamPool::Socket> UpstreamPool::take(const std::string& key, b
       idle.socket.close(ec);
     }
   }
-  if (list.empty()) idle_.erase(it);
   return out;
 }
 
-void UpstreamPool::put(const std::string& key, Socket socket) {
+void UpstreamPool::put(std::string_view key, Socket socket) {
   if (max_idle_ == 0) {
     boost::system::error_code ec;
     socket.close(ec);
     return;
   }
-  auto& list = idle_[key];
+  auto it = idle_.find(key);
+  if (it == idle_.end()) it = idle_.emplace(std::string(key), std::vector<Idle>()).first;
+  auto& list = it->second;
   if (list.size() >= max_idle_) {
     boost::system::error_code ec;
     list.front().socket.close(ec);  // the oldest is the likeliest to be closed by the peer
-    list.pop_front();
+    list.erase(list.begin());
   }
   list.push_back({std::move(socket), Clock::now()});
 }
@@ -56,11 +57,13 @@ void UpstreamPool::sweep() {
   const auto now = Clock::now();
   for (auto it = idle_.begin(); it != idle_.end();) {
     auto& list = it->second;
-    while (!list.empty() && now - list.front().since >= idle_timeout_) {
+    size_t expired = 0;
+    while (expired < list.size() && now - list[expired].since >= idle_timeout_) {
       boost::system::error_code ec;
-      list.front().socket.close(ec);
-      list.pop_front();
+      list[expired].socket.close(ec);
+      ++expired;
     }
+    list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(expired));
     it = list.empty() ? idle_.erase(it) : std::next(it);
   }
 }

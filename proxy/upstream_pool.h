@@ -6,10 +6,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <optional>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace lintel::proxy {
 
@@ -34,9 +36,9 @@ class UpstreamPool {
   // proxy's ~20): an origin closing it that soon is caught by the retry, and the one case
   // the retry cannot catch, unsolicited bytes (a "408" sent before an idle close), comes
   // from idle timeouts of seconds, far beyond kTrustedIdle.
-  std::optional<Socket> take(const std::string& key, bool can_retry = false);
+  std::optional<Socket> take(std::string_view key, bool can_retry = false);
   // Parks a connection whose last response was complete and that may be reused.
-  void put(const std::string& key, Socket socket);
+  void put(std::string_view key, Socket socket);
   // Closes connections idle for longer than the idle timeout (called periodically).
   void sweep();
   void close_all();
@@ -49,9 +51,18 @@ class UpstreamPool {
   };
   static bool looks_open(Socket& socket);
 
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   size_t max_idle_;
   std::chrono::milliseconds idle_timeout_;
-  std::unordered_map<std::string, std::deque<Idle>> idle_;
+  // Oldest first. A vector, and an entry kept when its list runs empty (sweep() removes
+  // those): a take()/put() pair per request then allocates nothing, where a deque freed
+  // and reallocated its block, and erasing the entry its node and key, whenever the list
+  // went empty and back (measured: ~0.3 allocations per request at 32 connections).
+  std::unordered_map<std::string, std::vector<Idle>, Hash, std::equal_to<>> idle_;
 };
 
 }  // namespace lintel::proxy

@@ -109,6 +109,47 @@ TEST(DownstreamResponseHead, HstsAddedUnlessTheUpstreamSentIt) {
             "HTTP/1.1 204 No Content\r\n\r\n");
 }
 
+// The session builds both heads into strings it keeps across requests: the result must
+// not depend on what the string held before.
+TEST(ForwardHeaders, HeadsIntoAReusedStringEqualTheReturnedOnes) {
+  HeadLimits limits;
+  const std::string raw =
+      "POST /p?q=1 HTTP/1.1\r\nHost: h\r\nConnection: x-drop\r\nX-Drop: 1\r\n"
+      "X-Forwarded-For: 10.0.0.1\r\nContent-Length: 5\r\n\r\n";
+  RequestHeadScanner scanner(limits);
+  ASSERT_EQ(scanner.scan(raw), RequestHeadScanner::State::kComplete);
+  const RequestHead head = scanner.head(raw);
+  const Validation v = validate_request(head, limits);
+  ASSERT_FALSE(v.error) << v.detail;
+  ForwardContext ctx;
+  ctx.client_address = "192.0.2.7";
+  ctx.listener_port = 65535;
+  ctx.request_id = "id-1";
+  std::string out(4096, 'x');  // stale, longer content
+  upstream_request_head(v.request, head.fields, ctx, out);
+  EXPECT_EQ(out, upstream_request_head(v.request, head.fields, ctx));
+  EXPECT_NE(out.find("X-Forwarded-Port: 65535\r\n"), std::string::npos) << out;
+
+  const std::vector<HeaderField> fields = {{"Content-Type", "text/plain"},
+                                           {"Content-Length", "2"}};
+  out.assign(4096, 'y');
+  downstream_response_head(200, "OK", fields, ResponseFraming::kContentLength, 2, false, 10,
+                           "max-age=1", out);
+  EXPECT_EQ(out, downstream_response_head(200, "OK", fields, ResponseFraming::kContentLength, 2,
+                                          false, 10, "max-age=1"));
+}
+
+TEST(RequestId, IntoAReusedStringLikeNext) {
+  RequestIdGenerator a(42);
+  RequestIdGenerator b(42);
+  std::string out(100, 'z');
+  for (int i = 0; i < 3; ++i) {
+    a.next(out);
+    EXPECT_EQ(out, b.next());
+    EXPECT_EQ(out.size(), 32u);
+  }
+}
+
 TEST(Redirect, LocationAndResponse) {
   EXPECT_EQ(https_location("a.example.com", 443, "/p", true, "x=1&y=%20z"),
             "https://a.example.com/p?x=1&y=%20z");

@@ -1,6 +1,9 @@
 #include <cctype>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "proxy/request_head.h"
 
 namespace lintel::proxy {
@@ -133,6 +136,49 @@ TEST(RequestHead, KeepAliveAndExpect) {
   EXPECT_TRUE(v.request.keep_alive);
   EXPECT_TRUE(v.request.expect_continue);
   EXPECT_EQ(v.request.version, 10);
+}
+
+// A session reuses one scanner and one RequestHead for all its requests: after reset() the
+// scanner must answer exactly as a new one, whatever the previous request left behind
+// (an error, a longer head, leading empty lines).
+TEST(RequestHead, ReusedScannerAnswersLikeANewOne) {
+  HeadLimits limits;
+  limits.max_header_fields = 3;
+  const std::vector<std::string> raws = {
+      "\r\nGET /a HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-B: 2\r\n\r\n",
+      "GET /b HTTP/1.1\r\nHost: b\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3\r\n\r\n",  // 431
+      "GET /c?q HTTP/1.0\r\n\r\n",
+      "GET  /d HTTP/1.1\r\nHost: d\r\n\r\n",  // 400
+      "POST /e HTTP/1.1\r\nHost: e\r\nContent-Length: 3\r\n\r\n",
+  };
+  RequestHeadScanner reused(limits);
+  RequestHead head;
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& raw : raws) {
+      RequestHeadScanner fresh(limits);
+      reused.reset();
+      const auto state = reused.scan(raw);
+      ASSERT_EQ(state, fresh.scan(raw)) << raw;
+      EXPECT_EQ(reused.started(), fresh.started()) << raw;
+      if (state == RequestHeadScanner::State::kError) {
+        EXPECT_EQ(reused.error(), fresh.error()) << raw;
+        continue;
+      }
+      ASSERT_EQ(state, RequestHeadScanner::State::kComplete) << raw;
+      reused.head(raw, head);
+      const RequestHead expected = fresh.head(raw);
+      EXPECT_EQ(head.method, expected.method);
+      EXPECT_EQ(head.target, expected.target);
+      EXPECT_EQ(head.version, expected.version);
+      EXPECT_EQ(head.skipped, expected.skipped);
+      EXPECT_EQ(head.head_bytes, expected.head_bytes);
+      ASSERT_EQ(head.fields.size(), expected.fields.size()) << raw;
+      for (size_t i = 0; i < head.fields.size(); ++i) {
+        EXPECT_EQ(head.fields[i].name, expected.fields[i].name);
+        EXPECT_EQ(head.fields[i].value, expected.fields[i].value);
+      }
+    }
+  }
 }
 
 }  // namespace
