@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <charconv>
 
 namespace lintel::ingress {
 
@@ -262,6 +263,14 @@ asio::awaitable<KubeResponse> KubeConnection::exchange(
       co_return out;
     }
     out.status = static_cast<int>(parser.get().result_int());
+    if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end()) {
+      const std::string_view value = it->value();
+      int seconds = 0;
+      auto [end, parse_error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+      if (parse_error == std::errc() && end == value.data() + value.size() && seconds > 0) {
+        out.retry_after = std::min(seconds, 600);  // an HTTP-date or a silly value: ignored
+      }
+    }
     const bool success = out.status >= 200 && out.status < 300;
     char piece[kReadPiece];
     while (!parser.is_done()) {

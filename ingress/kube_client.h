@@ -65,6 +65,8 @@ struct KubeResponse {
   std::string body;
   // True when the caller's sink stopped the transfer.
   bool stopped = false;
+  // Retry-After of a 429/503 in seconds (0 when absent or not a number of seconds).
+  int retry_after = 0;
 };
 
 class KubeConnection {

@@ -233,6 +233,12 @@ class Informer : public std::enable_shared_from_this<Informer> {
 
   asio::awaitable<void> fail(const char* what, const std::string& why) {
     milliseconds delay = backoff_.next(Clock::now());
+    // A server that says when to come back (429, 503 Retry-After) is believed, within the
+    // backoff cap.
+    if (retry_after_.count() > 0) {
+      delay = std::clamp(retry_after_, delay, std::max(delay, shared_->options.backoff.cap));
+      retry_after_ = milliseconds(0);
+    }
     spdlog::warn(
         "kube {}: {} failed: {}; retrying in {} (attempt {}); the last good routes "
         "keep serving",
@@ -252,6 +258,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
   // its watch cache, possibly stale). Relists after 410 do the same, which is where
   // client-go ends up too after its "not older than" attempt.
   asio::awaitable<Outcome> list(const std::string& reason) {
+    retry_after_ = milliseconds(0);
     std::vector<json> items;
     std::string continue_token;
     std::string list_rv;
@@ -300,6 +307,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
       }
       if (response.status != 200) {
         failure_ = describe_failure(response.status, response.body);
+        retry_after_ = std::chrono::seconds(response.retry_after);
         co_return Outcome::kFailed;
       }
       json page = json::parse(body, nullptr, false);
@@ -349,6 +357,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
             std::max(shared_->options.watch_timeout_min, shared_->options.watch_timeout_max)
                 .count()));
     const int timeout = spread(shared_->random);
+    retry_after_ = milliseconds(0);
     const std::string target = path_ + "?" + watch_query(kind_, rv_, timeout);
     JsonStreamSplitter splitter;
     std::vector<std::string> documents;
@@ -393,6 +402,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
         co_return Outcome::kGone;
       }
       failure_ = describe_failure(response.status, response.body);
+      retry_after_ = std::chrono::seconds(response.retry_after);
       co_return Outcome::kFailed;
     }
     if (!splitter.idle()) {
@@ -465,6 +475,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
   Backoff backoff_;
   std::string rv_;
   std::string failure_;
+  milliseconds retry_after_{0};  // of the last failed answer
   bool need_list_ = true;
   bool listed_ = false;
 };
