@@ -329,6 +329,28 @@ class KubeTest(unittest.TestCase):
         h.wait_until(lambda: h.served_certificate(lintel, "tls.kube.test") == der[1],
                      what="the rotated certificate on new handshakes")
 
+    def test_rejected_update_keeps_the_last_good_version(self):
+        a = self.fx.echo_group(["a"])
+        service, *rest = self.app("web", "web.kube.test", a)
+        self.create(CLASS, service, *rest)
+        lintel = self.start_lintel()
+        bad = json.loads(json.dumps(service))
+        bad["spec"]["ports"][0]["port"] = "eighty"  # the API server would refuse this
+        try:
+            self.replace(bad)
+        except AssertionError as e:
+            self.skipTest(f"the stand-in refuses the bad Service: {e}")
+
+        def diagnostics():
+            return [d["text"] for d in lintel.routes()["diagnostics"]]
+
+        h.wait_until(lambda: any("last good version" in d for d in diagnostics()),
+                     what="a diagnostic for the rejected Service")
+        self.assertEqual(self.answers(lintel, "web.kube.test"), "a")  # still served
+        self.replace(service)
+        h.wait_until(lambda: diagnostics() == [], what="the diagnostic gone with a good version")
+        self.assertEqual(self.answers(lintel, "web.kube.test"), "a")
+
     def traffic(self, lintel, host, expected, stop, failures):
         """Requests in a loop until `stop` is set; every answer that is not `expected`
         is recorded."""
