@@ -34,10 +34,11 @@
 #include <boost/beast/core/flat_stream.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <functional>
+#include <cstring>
 #include <optional>
 #include <type_traits>
 #include <vector>
@@ -104,8 +105,118 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
 constexpr std::string_view kCrlf = "\r\n";
 
-using RequestParser = http::request_parser<http::buffer_body>;
-using ResponseParser = http::response_parser<http::buffer_body>;
+// The text of a response head kept by a FramingParser: status, reason phrase and fields, in
+// one string whose capacity the session reuses (Beast's basic_fields allocates one block per
+// field: six allocations per proxied request, measured, for three fields each way).
+struct HeadText {
+  struct Span {
+    size_t offset;
+    size_t size;
+  };
+  unsigned status = 0;
+  std::string text;
+  Span reason{};
+  std::vector<std::pair<Span, Span>> fields;
+  std::vector<HeaderField> views;  // filled by Session::response_fields()
+
+  void clear() {
+    status = 0;
+    text.clear();
+    reason = {};
+    fields.clear();
+  }
+  Span add(std::string_view s) {
+    const Span span{text.size(), s.size()};
+    text.append(s);
+    return span;
+  }
+  std::string_view view(Span s) const { return std::string_view(text).substr(s.offset, s.size); }
+};
+
+// Beast's HTTP/1 parser with the body handling of http::parser<isRequest, buffer_body> (the
+// same put() into a caller's buffer, need_buffer when it is full) and none of its header
+// storage. The request head was validated and its fields kept by RequestHeadScanner, so
+// Beast's copy of them was never read: the request side keeps nothing. The response side
+// keeps status, reason and fields in a HeadText owned by the session.
+template <bool isRequest>
+class FramingParser final : public http::basic_parser<isRequest> {
+ public:
+  // Where decoded body bytes go, like buffer_body::value_type.
+  struct Body {
+    void* data = nullptr;
+    size_t size = 0;
+  };
+
+  // `head`: where a response's head is kept (responses only; cleared here).
+  explicit FramingParser(HeadText* head = nullptr) : head_(head) {
+    if (head_) head_->clear();
+  }
+
+  Body& body() { return body_; }
+  // Chunk extensions longer than this are refused (bad_chunk_extension); 0: no limit.
+  void max_chunk_extension(size_t n) { max_chunk_extension_ = n; }
+
+ private:
+  using string_view = beast::string_view;
+
+  void on_request_impl(http::verb, string_view, string_view, int, error_code& ec) override {
+    ec = {};
+  }
+  void on_response_impl(int code, string_view reason, int, error_code& ec) override {
+    ec = {};
+    if (!head_) return;
+    head_->status = static_cast<unsigned>(code);
+    // As http::header<false>::reason(): the standard phrase when the upstream sent none.
+    const string_view phrase =
+        reason.empty() ? http::obsolete_reason(static_cast<http::status>(code)) : reason;
+    head_->reason = head_->add(std::string_view(phrase.data(), phrase.size()));
+  }
+  void on_field_impl(http::field, string_view name, string_view value, error_code& ec) override {
+    ec = {};
+    if (!head_) return;
+    const HeadText::Span n = head_->add(std::string_view(name.data(), name.size()));
+    const HeadText::Span v = head_->add(std::string_view(value.data(), value.size()));
+    head_->fields.emplace_back(n, v);
+  }
+  void on_header_impl(error_code& ec) override { ec = {}; }
+  void on_body_init_impl(const boost::optional<uint64_t>&, error_code& ec) override { ec = {}; }
+  size_t on_body_impl(string_view bytes, error_code& ec) override { return put_body(bytes, ec); }
+  void on_chunk_header_impl(uint64_t, string_view extensions, error_code& ec) override {
+    ec = {};
+    if (max_chunk_extension_ > 0 && extensions.size() > max_chunk_extension_) {
+      ec = http::error::bad_chunk_extension;
+    }
+  }
+  size_t on_chunk_body_impl(uint64_t, string_view bytes, error_code& ec) override {
+    return put_body(bytes, ec);
+  }
+  void on_finish_impl(error_code& ec) override { ec = {}; }
+
+  // buffer_body's reader: copy what fits, need_buffer when not everything did.
+  size_t put_body(string_view bytes, error_code& ec) {
+    if (!body_.data) {
+      ec = http::error::need_buffer;
+      return 0;
+    }
+    const size_t n = std::min(bytes.size(), body_.size);
+    if (n > 0) std::memcpy(body_.data, bytes.data(), n);
+    body_.data = static_cast<char*>(body_.data) + n;
+    body_.size -= n;
+    if (n == bytes.size()) {
+      ec = {};
+    } else {
+      ec = http::error::need_buffer;
+    }
+    return n;
+  }
+
+  HeadText* head_;
+  Body body_;
+  size_t max_chunk_extension_ = 0;
+};
+
+using RequestParser = FramingParser<true>;
+using ResponseParser = FramingParser<false>;
 
 auto use_ec(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
 
@@ -417,7 +528,7 @@ class Session final : public Connection {
     parser_->body_limit(boost::none);
     // Beast 1.81 reads chunk extensions of any length (bounded only by our read buffer);
     // they carry nothing we forward, so a long one is refused as the abuse it is.
-    parser_->on_chunk_header(on_chunk_header_);
+    parser_->max_chunk_extension(kMaxChunkExtensionBytes);
     in_.consume(head.skipped);
     error_code ec;
     const size_t used = parser_->put(asio::buffer(in_.data().data(), head.head_bytes), ec);
@@ -530,7 +641,7 @@ class Session final : public Connection {
   // Decodes request body bytes already in in_ into body_, without any I/O. Returns the
   // byte count; `ec` is set on a framing error.
   size_t decode_buffered_body(error_code& ec) {
-    auto& body = parser_->get().body();
+    auto& body = parser_->body();
     body.data = body_.data();
     body.size = body_.size();
     while (in_.size() > 0 && !parser_->is_done() && body.size > 0) {
@@ -547,7 +658,7 @@ class Session final : public Connection {
 
   // Reads the next body piece from the client into body_ (deadline: client_body_timeout).
   asio::awaitable<size_t> read_body(error_code& ec) {
-    auto& body = parser_->get().body();
+    auto& body = parser_->body();
     body.data = body_.data();
     body.size = body_.size();
     lowest().expires_after(options_.client_body_timeout);
@@ -777,7 +888,7 @@ class Session final : public Connection {
   }
 
   void new_response_parser(const Exchange& ex) {
-    response_.emplace();
+    response_.emplace(&response_head_text_);
     response_->header_limit(static_cast<uint32_t>(kMaxUpstreamHeadBytes));
     response_->body_limit(boost::none);
     // A response to HEAD has no body whatever its framing fields say.
@@ -801,15 +912,14 @@ class Session final : public Connection {
         co_return ec == beast::error::timeout ? ErrorKind::kUpstreamTimeout
                                               : ErrorKind::kUpstreamFailed;
       }
-      const unsigned status = response_->get().result_int();
+      const unsigned status = response_head_text_.status;
       if (status >= 200) co_return std::nullopt;
       // 101 cannot happen (Upgrade is not forwarded): a protocol error.
       if (status == 101) co_return ErrorKind::kUpstreamFailed;
       if (status != 100 && ex.request.version == 11) {
         std::string& head = response_head_;
-        downstream_response_head(static_cast<int>(status), response_->get().reason(),
-                                 fields_of(*response_), ResponseFraming::kNone, 0, false, 11, {},
-                                 head);
+        downstream_response_head(static_cast<int>(status), response_reason(), response_fields(),
+                                 ResponseFraming::kNone, 0, false, 11, {}, head);
         lowest().expires_after(options_.send_timeout);
         const size_t n = co_await asio::async_write(down_, asio::buffer(head), use_ec(ec));
         ex.record.bytes_out += n;
@@ -818,15 +928,16 @@ class Session final : public Connection {
     }
   }
 
-  // The response's fields as views; the vector is reused across responses.
-  const std::vector<HeaderField>& fields_of(const ResponseParser& parser) {
-    std::vector<HeaderField>& fields = response_fields_;
-    fields.clear();
-    for (const auto& f : parser.get()) {
-      fields.push_back({std::string_view(f.name_string().data(), f.name_string().size()),
-                        std::string_view(f.value().data(), f.value().size())});
-    }
-    return fields;
+  // The response's reason phrase and fields as views into response_head_text_; the vector
+  // is reused across responses.
+  std::string_view response_reason() const {
+    return response_head_text_.view(response_head_text_.reason);
+  }
+  const std::vector<HeaderField>& response_fields() {
+    HeadText& h = response_head_text_;
+    h.views.clear();
+    for (const auto& [name, value] : h.fields) h.views.push_back({h.view(name), h.view(value)});
+    return h.views;
   }
 
   // Whether the upstream might still send body bytes that belong to no response: a
@@ -839,7 +950,7 @@ class Session final : public Connection {
   // rightly carry the Content-Length of the representation, and is frequent: kept.)
   bool may_send_unframed_body(const Exchange& ex) const {
     const ResponseParser& rp = *response_;
-    if (ex.request.method != "HEAD" && rp.get().result_int() != 204) return false;
+    if (ex.request.method != "HEAD" && response_head_text_.status != 204) return false;
     const auto length = rp.content_length();
     return rp.chunked() || (length && *length > 0);
   }
@@ -848,7 +959,7 @@ class Session final : public Connection {
   // the byte count; `ec` is set when the upstream's framing is broken.
   size_t decode_buffered_response(error_code& ec) {
     ResponseParser& rp = *response_;
-    auto& body = rp.get().body();
+    auto& body = rp.body();
     body.data = body_.data();
     body.size = body_.size();
     while (up_buffer_.size() > 0 && !rp.is_done() && body.size > 0) {
@@ -867,7 +978,7 @@ class Session final : public Connection {
   asio::awaitable<bool> relay_response(Exchange& ex, const std::string& key) {
     ResponseParser& rp = *response_;
     const ValidRequest& rq = ex.request;
-    const int status = static_cast<int>(rp.get().result_int());
+    const int status = static_cast<int>(response_head_text_.status);
     const bool http11 = rq.version == 11;
     ResponseFraming framing;
     uint64_t length = 0;
@@ -885,7 +996,7 @@ class Session final : public Connection {
     }
     const bool close = !rq.keep_alive || framing == ResponseFraming::kClose;
     const std::string& head = response_head_;
-    downstream_response_head(status, rp.get().reason(), fields_of(rp), framing, length, close,
+    downstream_response_head(status, response_reason(), response_fields(), framing, length, close,
                              rq.version, ex.hsts, response_head_);
     ex.record.status = status;
 
@@ -930,7 +1041,7 @@ class Session final : public Connection {
         co_return false;
       }
       if (!has_body || rp.is_done()) break;
-      auto& body = rp.get().body();
+      auto& body = rp.body();
       body.data = body_.data();
       body.size = body_.size();
       up_->expires_after(options_.response_timeout);
@@ -975,15 +1086,12 @@ class Session final : public Connection {
   std::string upstream_head_;  // the request head as sent upstream
   std::string upstream_key_;   // "address:port" of the endpoint of this request
   std::string response_head_;  // the response head as sent to the client
-  std::vector<HeaderField> response_fields_;
+
   std::string client_;
   uint16_t listener_port_ = 0;
   std::optional<RequestParser> parser_;
-  std::function<void(uint64_t, beast::string_view, error_code&)> on_chunk_header_ =
-      [](uint64_t, beast::string_view extensions, error_code& ec) {
-        if (extensions.size() > kMaxChunkExtensionBytes) ec = http::error::bad_chunk_extension;
-      };
   std::optional<ResponseParser> response_;
+  HeadText response_head_text_;  // the head response_ parsed
   std::optional<beast::tcp_stream> up_;
 };
 

@@ -127,6 +127,52 @@ TEST_F(ProxyTest, BindsAllWorkersToOnePort) {
   }
 }
 
+// The response head is re-serialized from what the parser kept: status, reason phrase (the
+// standard one when the upstream sent none, as Beast's header gave), every field in order
+// with its case, and 1xx heads forwarded to an HTTP/1.1 client. Twice on one connection:
+// the session reuses the storage of the previous head.
+TEST_F(ProxyTest, ResponseHeadFieldsReasonAndInterimHeads) {
+  Client c("127.0.0.1", port_);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(c.send(get("/early-hints")));
+    test::Reader r(c.fd());
+    auto hints = test::read_message(r, true);
+    ASSERT_TRUE(hints);
+    EXPECT_EQ(hints->start_line, "HTTP/1.1 103 Early Hints");
+    EXPECT_EQ(hints->get("Link"), "</a.css>; rel=preload");
+    auto m = test::read_message(r, true);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->start_line, "HTTP/1.1 200 OK");
+    ASSERT_EQ(m->headers.size(), 4u);
+    EXPECT_EQ(m->headers[0], (std::pair<std::string, std::string>("x-upstream", "live")));
+    EXPECT_EQ(m->headers[1], (std::pair<std::string, std::string>("Set-Cookie", "a=1")));
+    EXPECT_EQ(m->headers[2], (std::pair<std::string, std::string>("SET-COOKIE", "b=2")));
+    EXPECT_EQ(m->headers[3].first, "Content-Length");
+    EXPECT_EQ(m->body, "live /early-hints");
+  }
+}
+
+// Chunk extensions are dropped when re-chunking; a long one is refused (400) before the
+// chunk is forwarded, a short one passes.
+TEST_F(ProxyTest, LongChunkExtensionRefused) {
+  {
+    Client c("127.0.0.1", port_);
+    ASSERT_TRUE(c.send("POST /ext HTTP/1.1\r\nHost: app.example\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n3;a=b\r\nabc\r\n0\r\n\r\n"));
+    auto r = c.response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status(), 200);
+    EXPECT_EQ(r->body, "live /ext 3");
+  }
+  Client c("127.0.0.1", port_);
+  ASSERT_TRUE(c.send("POST /ext HTTP/1.1\r\nHost: app.example\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n3;" +
+                     std::string(5000, 'x') + "\r\nabc\r\n0\r\n\r\n"));
+  auto r = c.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 400);
+}
+
 TEST_F(ProxyTest, KeepAliveReusesBothConnections) {
   Client c("127.0.0.1", port_);
   for (int i = 0; i < 3; ++i) {

@@ -229,7 +229,8 @@ class Client {
 // A recording HTTP/1.1 origin. Answers 200 with body "NAME TARGET BODY_BYTES" and header
 // X-Upstream: NAME. Hooks by path: /delay?ms=N, /close (no answer), /last (answers, then
 // closes the kept-alive connection), /status?code=N,
-// /download?bytes=N[&chunked=1], /eof?bytes=N (body delimited by close). A response to HEAD
+// /download?bytes=N[&chunked=1], /eof?bytes=N (body delimited by close), /early-hints (a 103,
+// then 200 with an empty reason phrase and repeated fields). A response to HEAD
 // has the head of the GET response and no body (RFC 9110 §9.3.2), except for the one hook
 // that breaks that rule on purpose: HEAD /late-head-body?bytes=N announces Content-Length N,
 // then, once the next request arrives on the same connection, sends N body bytes before the
@@ -335,6 +336,17 @@ class Upstream {
         late_body = std::stoull(param(target, "bytes"));
         const std::string out = "HTTP/1.1 200 OK\r\nX-Upstream: " + name_ +
                                 "\r\nContent-Length: " + std::to_string(late_body) + "\r\n\r\n";
+        if (!send_all(fd, out)) break;
+        continue;
+      }
+      if (path.ends_with("/early-hints")) {
+        // A 103 with a field, then a final response with an empty reason phrase and
+        // fields in odd case, one of them repeated.
+        const std::string body = name_ + " " + target;
+        const std::string out = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                                "HTTP/1.1 200 \r\nx-upstream: " + name_ +
+                                "\r\nSet-Cookie: a=1\r\nSET-COOKIE: b=2\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + (head ? "" : body);
         if (!send_all(fd, out)) break;
         continue;
       }
