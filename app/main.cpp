@@ -300,6 +300,11 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
     std::fprintf(stderr, "lintel serve: --context needs --kubeconfig\n");
     return kExitUsage;
   }
+  if (!serve.watch_namespace.empty() && !common.manifests.empty()) {
+    // A folder is read whole; silently ignoring the flag would hide a mistake.
+    std::fprintf(stderr, "lintel serve: --watch-namespace needs --kubeconfig or --kube\n");
+    return kExitUsage;
+  }
   std::optional<ingress::KubeSourceOptions> kube;
   if (common.manifests.empty()) {
     std::string error;
