@@ -27,7 +27,12 @@ the RBAC rules equal EXPECTED_RBAC exactly; the Deployment's security context, p
 ports, args (only flags `lintel serve --help` lists), anti-affinity and grace period; the
 Service's ports; the IngressClass, PDB, HPA and metrics Service; variants of the values
 (HPA on, metrics on, watchNamespace set, ...); values.yaml has a comment for every key; the
-Dockerfile's runtime stage installs the package of every library `ldd lintel` shows.
+Deployment's container run as the kubelet would run it (the image's entrypoint `lintel`,
+the rendered args and env, a service-account folder, build/kube-standin as the cluster)
+passes its probes and routes an Ingress of the chart's class; the Dockerfile's runtime
+stage installs the package of every library `ldd lintel` shows.
+
+    cd tests/integration && LINTEL_BUILD_DIR=../../build python3 -m unittest -v test_chart
 """
 
 import copy
@@ -712,6 +717,13 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(pdb["spec"]["selector"]["matchLabels"],
                          dep["spec"]["selector"]["matchLabels"])
 
+    def test_notes_render(self):
+        r = Renderer(CHART, chart_values())
+        notes = r.render_nodes(parse_template((CHART / "templates" / "NOTES.txt").read_text()),
+                               r.root)
+        self.assertIn("port-forward deploy/lintel 9000", notes)
+        self.assertIn("ingressClassName: lintel", notes)
+
     # -- values.yaml
 
     def test_values_are_documented_line_by_line(self):
@@ -873,11 +885,10 @@ class DockerfileTest(unittest.TestCase):
     def test_runtime_stage_installs_every_library_lintel_loads(self):
         if not shutil.which("dpkg"):
             self.skipTest("dpkg missing: not a Debian machine")
-        m = re.search(r"apt-get install[^\n]*\\\n((?:[^\n]*\\\n)*[^\n]*)", self.stages[1])
+        runtime = self.stages[1].replace("\\\n", " ")  # join continued lines
+        m = re.search(r"apt-get install ([^&\n]*)", runtime)
         self.assertIsNotNone(m, "the runtime stage installs its libraries with apt-get")
-        installed = {w for w in re.split(r"[\s\\&]+", m.group(1))
-                     if w and not w.startswith("-") and w not in ("rm",)}
-        installed = {w for w in installed if re.fullmatch(r"[a-z0-9][a-z0-9.+-]+", w)}
+        installed = {w for w in m.group(1).split() if not w.startswith("-")}
         # Always in debian:12-slim (Essential: yes).
         base = {"libc6"}
         ldd = subprocess.run(["ldd", str(LINTEL)], capture_output=True, text=True, timeout=30)
