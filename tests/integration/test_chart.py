@@ -763,6 +763,29 @@ class ChartTest(unittest.TestCase):
                                      "readOnly": True})
 
 
+def api_call(method, target):
+    """(verb, apiGroup, resource, namespace) of an API request, as RBAC sees it."""
+    path, _, query = target.partition("?")
+    params = dict(p.partition("=")[::2] for p in query.split("&") if p)
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["api", "v1"]:
+        group, rest = "", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        raise AssertionError(f"not a resource request: {target}")
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    resource = rest[0] + ("/" + rest[2] if len(rest) > 2 else "")
+    named = len(rest) > 1
+    if method == "GET":
+        verb = "watch" if params.get("watch") in ("1", "true") else ("get" if named else "list")
+    else:
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
+    return verb, group, resource, namespace
+
+
 class ChartContainerRunTest(unittest.TestCase):
     """The Deployment's container run as the kubelet would run it: the image's entrypoint
     (lintel) with the rendered args and env, a service-account folder, and the stand-in API
@@ -794,7 +817,8 @@ class ChartContainerRunTest(unittest.TestCase):
     def test_container_starts_with_the_chart_args_and_passes_its_probes(self):
         api_dir = os.path.join(self.work, "api")
         os.mkdir(api_dir)
-        api = standin.StandIn.start(api_dir, self.work)
+        # --verbose: the stand-in logs every request it answers (not the watch streams).
+        api = standin.StandIn.start(api_dir, self.work, extra_args=["--verbose"])
         self.addCleanup(api.stop)
 
         ports = set()
@@ -837,6 +861,7 @@ class ChartContainerRunTest(unittest.TestCase):
             env[e["name"]] = {"metadata.name": "lintel-7d9f-abcde",
                               "metadata.namespace": RELEASE["Namespace"]}[field]
         # ENTRYPOINT ["lintel"] + the Deployment's args.
+        before = len(api.stderr_text().splitlines())
         lintel = self.start_container([str(LINTEL), *c["args"]], env)
         probe_ports = {p["name"]: p["containerPort"] for p in c["ports"]}
 
@@ -855,6 +880,26 @@ class ChartContainerRunTest(unittest.TestCase):
         self.assertEqual(self.get(http, "/", host="first.example.com").status, 503)
         self.assertEqual(self.get(http, "/", host="other.example.com").status, 404)
         self.assertIn("in-cluster service account", lintel.stderr_text())
+
+        # Every API call Lintel made is one the chart's RBAC grants (the watches are not in
+        # the stand-in's log; their list is). The other direction — every granted rule is
+        # used — waits for status, Events and leader election (EXPECTED_RBAC).
+        calls = set()
+        for line in api.stderr_text().splitlines()[before:]:
+            m = re.search(r"kube-standin: ([A-Z]+) (/\S+) → \d+$", line)
+            if m:
+                calls.add(api_call(m.group(1), m.group(2)))
+        lists = {(g, r) for v, g, r, ns in calls if v == "list"}
+        self.assertLessEqual({("networking.k8s.io", "ingressclasses"),
+                              ("networking.k8s.io", "ingresses"), ("", "services"),
+                              ("discovery.k8s.io", "endpointslices"), ("", "secrets")}, lists,
+                             f"the five informers' lists, from {sorted(calls)}")
+        for verb, group, resource, ns in sorted(calls, key=str):
+            with self.subTest(call=(verb, group, resource, ns)):
+                if (group, resource, verb) in EXPECTED_RBAC["Role"]:
+                    self.assertEqual(ns, RELEASE["Namespace"])
+                else:
+                    self.assertIn((group, resource, verb), EXPECTED_RBAC["ClusterRole"])
 
     @staticmethod
     def container(docs):
