@@ -207,7 +207,13 @@ class Informer : public std::enable_shared_from_this<Informer> {
         case Outcome::kGone:
           need_list_ = true;
           relist_reason = failure_;
-          spdlog::info("kube {}: relisting: {}", name_, failure_);
+          if (healthy) {
+            spdlog::info("kube {}: relisting: {}", name_, failure_);
+          } else {
+            // Gone again right after a list: a server in that state must not get a
+            // list + watch per round trip. Relist after a backoff.
+            co_await fail("watch (relisting next)", failure_);
+          }
           break;
         case Outcome::kEnded:
           if (healthy) {
