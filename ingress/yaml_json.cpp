@@ -204,8 +204,12 @@ class YamlConverter {
       }
       case YAML::NodeType::Map: {
         out = json::object();
-        for (auto it = node.begin(); it != node.end(); ++it) {
-          const YAML::Node& key_node = it->first;
+        // Not `const YAML::Node& key_node = it->first` with an iterator: yaml-cpp's
+        // operator-> returns a proxy by value, so that reference dangles as soon as the
+        // statement ends (AddressSanitizer: stack-use-after-scope on every mapping key).
+        // Dereferencing gives the entry by value; range-for keeps it alive for the body.
+        for (const auto& entry : node) {
+          const YAML::Node& key_node = entry.first;
           std::string key;
           if (key_node.IsScalar()) {
             key = key_node.Scalar();
@@ -220,7 +224,7 @@ class YamlConverter {
             lines_[child] = line;
           }
           json converted;
-          if (!convert(it->second, child, depth + 1, converted)) {
+          if (!convert(entry.second, child, depth + 1, converted)) {
             return false;
           }
           out[key] = std::move(converted);
