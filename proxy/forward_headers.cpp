@@ -96,7 +96,8 @@ void upstream_request_head(const ValidRequest& request, const std::vector<Header
   append_field(out, "X-Forwarded-Host", request.host);
   char port[8];
   const auto port_end = std::to_chars(port, port + sizeof port, ctx.listener_port).ptr;
-  append_field(out, "X-Forwarded-Port", std::string_view(port, static_cast<size_t>(port_end - port)));
+  append_field(out, "X-Forwarded-Port",
+               std::string_view(port, static_cast<size_t>(port_end - port)));
   append_field(out, "X-Real-IP", ctx.client_address);
   append_field(out, "X-Request-ID", ctx.request_id);
   switch (request.framing) {
@@ -117,8 +118,8 @@ std::string downstream_response_head(int status, std::string_view reason,
                                      ResponseFraming framing, uint64_t content_length, bool close,
                                      int client_version, std::string_view hsts) {
   std::string out;
-  downstream_response_head(status, reason, fields, framing, content_length, close,
-                           client_version, hsts, out);
+  downstream_response_head(status, reason, fields, framing, content_length, close, client_version,
+                           hsts, out);
   return out;
 }
 

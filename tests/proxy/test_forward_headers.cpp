@@ -130,8 +130,7 @@ TEST(ForwardHeaders, HeadsIntoAReusedStringEqualTheReturnedOnes) {
   EXPECT_EQ(out, upstream_request_head(v.request, head.fields, ctx));
   EXPECT_NE(out.find("X-Forwarded-Port: 65535\r\n"), std::string::npos) << out;
 
-  const std::vector<HeaderField> fields = {{"Content-Type", "text/plain"},
-                                           {"Content-Length", "2"}};
+  const std::vector<HeaderField> fields = {{"Content-Type", "text/plain"}, {"Content-Length", "2"}};
   out.assign(4096, 'y');
   downstream_response_head(200, "OK", fields, ResponseFraming::kContentLength, 2, false, 10,
                            "max-age=1", out);

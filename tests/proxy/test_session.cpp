@@ -157,17 +157,19 @@ TEST_F(ProxyTest, ResponseHeadFieldsReasonAndInterimHeads) {
 TEST_F(ProxyTest, LongChunkExtensionRefused) {
   {
     Client c("127.0.0.1", port_);
-    ASSERT_TRUE(c.send("POST /ext HTTP/1.1\r\nHost: app.example\r\n"
-                       "Transfer-Encoding: chunked\r\n\r\n3;a=b\r\nabc\r\n0\r\n\r\n"));
+    ASSERT_TRUE(
+        c.send("POST /ext HTTP/1.1\r\nHost: app.example\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n3;a=b\r\nabc\r\n0\r\n\r\n"));
     auto r = c.response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status(), 200);
     EXPECT_EQ(r->body, "live /ext 3");
   }
   Client c("127.0.0.1", port_);
-  ASSERT_TRUE(c.send("POST /ext HTTP/1.1\r\nHost: app.example\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\n3;" +
-                     std::string(5000, 'x') + "\r\nabc\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("POST /ext HTTP/1.1\r\nHost: app.example\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n3;" +
+             std::string(5000, 'x') + "\r\nabc\r\n0\r\n\r\n"));
   auto r = c.response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status(), 400);

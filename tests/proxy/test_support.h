@@ -343,10 +343,11 @@ class Upstream {
         // A 103 with a field, then a final response with an empty reason phrase and
         // fields in odd case, one of them repeated.
         const std::string body = name_ + " " + target;
-        const std::string out = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
-                                "HTTP/1.1 200 \r\nx-upstream: " + name_ +
-                                "\r\nSet-Cookie: a=1\r\nSET-COOKIE: b=2\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + (head ? "" : body);
+        const std::string out =
+            "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+            "HTTP/1.1 200 \r\nx-upstream: " +
+            name_ + "\r\nSet-Cookie: a=1\r\nSET-COOKIE: b=2\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + (head ? "" : body);
         if (!send_all(fd, out)) break;
         continue;
       }
