@@ -123,9 +123,13 @@ Result<std::string> describe_key(EVP_PKEY* key, std::string_view name) {
     }
     case EVP_PKEY_ED25519:
       return std::string("Ed25519");
-    default:
-      return Error{std::string(name) + " is a " + OBJ_nid2sn(EVP_PKEY_get_base_id(key)) +
+    default: {
+      // OBJ_nid2sn() is NULL for a type without a NID (a key of a provider-only algorithm:
+      // EVP_PKEY_get_base_id() is then -1), and a std::string cannot be built from NULL.
+      const char* type = OBJ_nid2sn(EVP_PKEY_get_base_id(key));
+      return Error{std::string(name) + " is a " + (type != nullptr ? type : "unknown type of") +
                    " key; RSA, ECDSA or Ed25519 expected"};
+    }
   }
 }
 
