@@ -56,6 +56,7 @@ ADDRESS_BLOCKS = {
     "test_reload": (150, 189),
     "test_cli": (190, 199),
     "test_tls": (200, 239),
+    "test_kube": (240, 254),
 }
 
 # Deadlines (seconds). They bound waits; they are never asserted as timings.

@@ -25,7 +25,6 @@ import harness as h
 from harness import http_path, ingress, rule
 
 # Pods of this file live on 127.0.0.240-254 (the other files use lower blocks).
-h.ADDRESS_BLOCKS.setdefault("test_kube", (240, 254))
 
 STANDIN = os.path.join(h.BUILD_DIR, "kube-standin")
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "/usr/bin/kubectl"
