@@ -995,11 +995,14 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
                                        : std::make_shared<tls::CertStore>();
   std::vector<Diagnostic>& diags = result.diagnostics;
 
+  // Our IngressClass is the one named --ingress-class whose controller is ours; only its
+  // default-class mark makes classless Ingresses ours (another class of our controller
+  // marked default does not).
   bool our_class_is_default = false;
-  for (const auto& [name, ingress_class] : state.ingress_classes) {
-    if (ingress_class.controller == options.controller_name && ingress_class.is_default) {
-      our_class_is_default = true;
-    }
+  if (auto it = state.ingress_classes.find(options.ingress_class);
+      it != state.ingress_classes.end()) {
+    our_class_is_default =
+        it->second.controller == options.controller_name && it->second.is_default;
   }
 
   // Ours, oldest first: every "first one wins" below is then "the oldest wins".

@@ -192,6 +192,13 @@ TEST(CompileClasses, ClasslessNeedsFlagOrDefaultClass) {
   state.ingress_classes.clear();
   state.put(ingress_class("nginx", "k8s.io/ingress-nginx", true));
   EXPECT_EQ(compile(state, options).stats.ingresses, 0u);
+
+  // Nor does a default class of our controller under another name than --ingress-class.
+  state.ingress_classes.clear();
+  state.put(ingress_class("lintel-internal", "lintel.dev/ingress-controller", true));
+  EXPECT_EQ(compile(state, options).stats.ingresses, 0u);
+  options.ingress_class = "lintel-internal";
+  EXPECT_EQ(compile(state, options).stats.ingresses, 1u);
 }
 
 TEST(CompileClasses, ClassNameOfOurNameButOtherControllerIsNotOurs) {
