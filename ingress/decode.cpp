@@ -1,5 +1,7 @@
 #include "ingress/decode.h"
 
+#include "ingress/base64.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -708,64 +710,6 @@ EndpointSlice decode_endpoint_slice(ObjectDecoder& d, const Field& root) {
         d.one_of(d.child(port_field, "protocol"), {"TCP", "UDP", "SCTP"}, kProtocols, false)
             .value_or("TCP");
     out.ports.push_back(std::move(port));
-  }
-  return out;
-}
-
-// Standard base64 with padding, as Go's encoding/json decodes []byte; CR and LF are
-// skipped (Go ignores them too), anything else outside the alphabet is an error.
-std::optional<std::string> base64_decode(std::string_view in) {
-  static const std::array<int, 256> table = [] {
-    std::array<int, 256> t{};
-    t.fill(-1);
-    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) {
-      t[static_cast<unsigned char>(alphabet[i])] = i;
-    }
-    return t;
-  }();
-  std::string clean;
-  clean.reserve(in.size());
-  for (char c : in) {
-    if (c != '\r' && c != '\n') {
-      clean += c;
-    }
-  }
-  if (clean.size() % 4 != 0) {
-    return std::nullopt;
-  }
-  std::string out;
-  out.reserve(clean.size() / 4 * 3);
-  for (size_t i = 0; i < clean.size(); i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = clean[i + k];
-      if (c == '=') {
-        // Padding only in the last group, only in its last two places, and only at the end.
-        if (i + 4 != clean.size() || k < 2) {
-          return std::nullopt;
-        }
-        ++pad;
-        v[k] = 0;
-      } else {
-        if (pad > 0) {
-          return std::nullopt;
-        }
-        v[k] = table[static_cast<unsigned char>(c)];
-        if (v[k] < 0) {
-          return std::nullopt;
-        }
-      }
-    }
-    uint32_t bits = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out += static_cast<char>((bits >> 16) & 0xff);
-    if (pad < 2) {
-      out += static_cast<char>((bits >> 8) & 0xff);
-    }
-    if (pad < 1) {
-      out += static_cast<char>(bits & 0xff);
-    }
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "ingress/kube_config.h"
 
+#include "ingress/base64.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -43,48 +45,6 @@ std::string trim(std::string s) {
   s.erase(0, s.find_first_not_of(space));
   s.erase(s.find_last_not_of(space) + 1);
   return s;
-}
-
-// Standard base64 (kubeconfig -data fields are Go []byte in YAML); whitespace skipped.
-std::optional<std::string> base64_decode(const std::string& in) {
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t pad = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '+') {
-      v = 62;
-    } else if (c == '/') {
-      v = 63;
-    } else if (c == '=') {
-      ++pad;
-      continue;
-    } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-      continue;
-    } else {
-      return std::nullopt;
-    }
-    if (pad > 0) {
-      return std::nullopt;  // data after padding
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  if (pad > 2) {
-    return std::nullopt;
-  }
-  return out;
 }
 
 bool is_ipv6_literal(const std::string& host) { return host.find(':') != std::string::npos; }
