@@ -207,20 +207,32 @@ asio::awaitable<std::string> KubeConnection::connect(Clock::time_point deadline)
 asio::awaitable<KubeResponse> KubeConnection::get(
     const std::string& target, std::chrono::milliseconds deadline,
     const std::function<bool(std::string_view)>& sink) {
+  static const std::string kGet = "GET";
+  static const std::string kNone;
+  co_return co_await request(kGet, target, kNone, kNone, deadline, sink);
+}
+
+asio::awaitable<KubeResponse> KubeConnection::request(
+    const std::string& method, const std::string& target, const std::string& content_type,
+    const std::string& body, std::chrono::milliseconds deadline,
+    const std::function<bool(std::string_view)>& sink) {
   const Clock::time_point until = Clock::now() + deadline;
-  KubeResponse response = co_await exchange(target, until, sink);
+  const Outgoing outgoing{method, target, content_type, body};
+  KubeResponse response = co_await exchange(outgoing, until, sink);
   if (response.status == 401 && tokens_->invalidate()) {
     // A rotated service-account token: the kubelet already wrote the new one.
-    spdlog::info("kube: 401 Unauthorized for GET {}; re-reading the token file and retrying",
-                 target.substr(0, target.find('?')));
-    response = co_await exchange(target, until, sink);
+    spdlog::info("kube: 401 Unauthorized for {} {}; re-reading the token file and retrying",
+                 method, target.substr(0, target.find('?')));
+    response = co_await exchange(outgoing, until, sink);
   }
   co_return response;
 }
 
 asio::awaitable<KubeResponse> KubeConnection::exchange(
-    const std::string& target, Clock::time_point deadline,
+    const Outgoing& outgoing, Clock::time_point deadline,
     const std::function<bool(std::string_view)>& sink) {
+  const std::string& target = outgoing.target;
+  const std::string what = outgoing.method + " " + target.substr(0, target.find('?'));
   KubeResponse out;
   // A kept-alive connection may have been closed by the server while idle; then the write
   // or the header read fails at once, and one fresh connection is tried.
@@ -234,7 +246,7 @@ asio::awaitable<KubeResponse> KubeConnection::exchange(
         co_return out;
       }
     }
-    http::request<http::empty_body> request{http::verb::get, target, 11};
+    http::request<http::string_body> request{http::string_to_verb(outgoing.method), target, 11};
     request.set(http::field::host, host_header(config_));
     request.set(http::field::user_agent, user_agent_);
     request.set(http::field::accept, "application/json");
@@ -242,6 +254,13 @@ asio::awaitable<KubeResponse> KubeConnection::exchange(
       request.set(http::field::authorization, "Bearer " + token);
     }
     request.keep_alive(true);
+    if (!outgoing.content_type.empty()) {
+      request.set(http::field::content_type, outgoing.content_type);
+    }
+    if (outgoing.method != "GET") {
+      request.body() = outgoing.body;
+      request.prepare_payload();
+    }
 
     error_code ec;
     auto& tcp = beast::get_lowest_layer(*stream_);
@@ -259,7 +278,7 @@ asio::awaitable<KubeResponse> KubeConnection::exchange(
         continue;
       }
       out.error = (ec == beast::error::timeout ? std::string("deadline exceeded") : ec.message()) +
-                  " (GET " + target.substr(0, target.find('?')) + ")";
+                  " (" + what + ")";
       co_return out;
     }
     out.status = static_cast<int>(parser.get().result_int());
@@ -303,7 +322,7 @@ asio::awaitable<KubeResponse> KubeConnection::exchange(
     if (ec) {
       close();
       out.error = (ec == beast::error::timeout ? std::string("deadline exceeded") : ec.message()) +
-                  " (reading the body of GET " + target.substr(0, target.find('?')) + ")";
+                  " (reading the body of " + what + ")";
       co_return out;
     }
     if (!parser.keep_alive()) {

@@ -84,6 +84,20 @@ class KubeConnection {
                                            std::chrono::milliseconds deadline,
                                            const std::function<bool(std::string_view)>& sink);
 
+  // A write: `method` is "POST", "PUT", "PATCH" or "DELETE"; `content_type` is that of
+  // `body` ("application/json", "application/merge-patch+json", ...). A 2xx body goes to
+  // `sink` as with get(); a non-2xx body is in KubeResponse::body. Same deadline, token and
+  // 401 rules as get(). Like get(), a request written on a kept-alive connection that the
+  // server had already closed is sent once more on a fresh one; every write Lintel makes is
+  // safe to repeat (a create of a named object answers 409, a PUT carries its
+  // resourceVersion, a merge patch sets the same values again).
+  boost::asio::awaitable<KubeResponse> request(const std::string& method,
+                                               const std::string& target,
+                                               const std::string& content_type,
+                                               const std::string& body,
+                                               std::chrono::milliseconds deadline,
+                                               const std::function<bool(std::string_view)>& sink);
+
   // Closes the socket so that whatever is in flight on it fails at once (stop). The
   // owning coroutine then sees the error and returns.
   void cancel();
@@ -92,7 +106,13 @@ class KubeConnection {
   void close();
   using Stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
   boost::asio::awaitable<std::string> connect(std::chrono::steady_clock::time_point deadline);
-  boost::asio::awaitable<KubeResponse> exchange(const std::string& target,
+  struct Outgoing {
+    const std::string& method;
+    const std::string& target;
+    const std::string& content_type;
+    const std::string& body;
+  };
+  boost::asio::awaitable<KubeResponse> exchange(const Outgoing& outgoing,
                                                 std::chrono::steady_clock::time_point deadline,
                                                 const std::function<bool(std::string_view)>& sink);
 
