@@ -1010,6 +1010,7 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
   for (const auto& [key, ingress] : state.ingresses) {
     if (is_ours(ingress, state, options, our_class_is_default)) {
       claimed.push_back(Claimed{age_key(ingress), &ingress});
+      result.claimed.push_back(key);
     }
   }
   std::sort(claimed.begin(), claimed.end(),

@@ -45,6 +45,10 @@ struct CompileResult {
   std::shared_ptr<const routing::RouteTable> routes;  // never null
   std::shared_ptr<const tls::CertStore> certs;        // never null
   std::vector<routing::Diagnostic> diagnostics;       // sorted, deterministic
+  // The ClusterState keys ("namespace/name") of the Ingresses this controller claims
+  // (rejected ones included), sorted: whose status Lintel writes and whose diagnostics
+  // become Events.
+  std::vector<std::string> claimed;
   CompileStats stats;
 };
 
