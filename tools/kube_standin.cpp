@@ -271,9 +271,7 @@ class Server {
       const std::string authorization(req[http::field::authorization]);
       auto outcome = handle(request, authorization);
       if (auto* reply = std::get_if<Reply>(&outcome)) {
-        if (settings_.verbose) {
-          log(request.method + " " + request.target + " → " + std::to_string(reply->status));
-        }
+        log_request(request, reply->status);
         if (!co_await write_reply(stream, *reply, keep_alive, request.method == "HEAD")) {
           abrupt = true;
           break;
@@ -284,6 +282,7 @@ class Server {
         continue;
       }
       auto& plan = std::get<WatchPlan>(outcome);
+      log_request(request, 200);  // the status line of the stream that starts now
       const auto result = co_await stream_watch(stream, std::move(plan));
       if (result != WatchResult::kKeepAlive || !keep_alive) {
         abrupt = result == WatchResult::kAbrupt;
@@ -295,6 +294,15 @@ class Server {
       co_await stream.async_shutdown(use_ec(ec));
     }
     beast::get_lowest_layer(stream).socket().close(ec);
+  }
+
+  // --verbose: one line per request, watches included, in one format that tests parse:
+  // "METHOD TARGET → STATUS" (TARGET as received, query included; for a watch the status
+  // its stream starts with, logged when it starts).
+  void log_request(const Request& request, unsigned status) const {
+    if (settings_.verbose) {
+      log(request.method + " " + request.target + " → " + std::to_string(status));
+    }
   }
 
   asio::awaitable<bool> write_reply(Stream& stream, const Reply& reply, bool keep_alive,
@@ -319,9 +327,6 @@ class Server {
 
   std::variant<Reply, WatchPlan> handle(const Request& request, const std::string& authorization) {
     if (authorization != "Bearer " + credentials_.token) {
-      if (settings_.verbose) {
-        log(request.method + " " + request.target + " → 401");
-      }
       return status_reply(401, "Unauthorized", "Unauthorized");
     }
     const std::string path = request.target.substr(0, request.target.find('?'));
