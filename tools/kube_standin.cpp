@@ -30,6 +30,7 @@
 #include <ctime>
 #include <deque>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -72,7 +73,11 @@ fieldSelector, limit/continue, resourceVersion[Match]), watch (resourceVersion,
 allowWatchBookmarks, timeoutSeconds, sendInitialEvents), create, update, patch (merge,
 JSON, strategic (approximated), apply (approximated as merge)), delete, deletecollection;
 /status for Ingress, Service and Namespace. No OpenAPI: kubectl validates nothing
-client-side.
+client-side. Events are one store in two shapes: an events.k8s.io/v1 Event is also a v1
+Event (converted as the real server does, field selectors included) and the reverse;
+events.k8s.io/v1 creates and updates are validated as there (422 Invalid). `kubectl get`
+gets the real server's Table columns for Ingress, Lease and Event (other kinds: NAME, AGE).
+--verbose logs one line per request, watches included: "METHOD TARGET → STATUS".
 
 Knobs (token required; JSON answers):
   POST /_standin/expire-watches   every open watch gets an ERROR event (Status 410
@@ -457,15 +462,18 @@ class Server {
 
   // ---- watches
   void on_change(const Change& change) {
-    Watcher::Event rendered[5];  // by EventKind
+    // By EventKind and watched resource (one change may be seen in two shapes: a core v1
+    // Event is also an events.k8s.io/v1 one).
+    std::map<std::pair<int, const Resource*>, Watcher::Event> rendered;
     for (Watcher* w : watchers_) {
       const EventKind kind = Api::classify(w->plan.filter, change);
       if (kind == EventKind::kNone) {
         continue;
       }
-      Watcher::Event& event = rendered[static_cast<int>(kind)];
+      Watcher::Event& event = rendered[{static_cast<int>(kind), w->plan.filter.resource}];
       if (!event) {
-        event = std::make_shared<const std::string>(Api::render(kind, change));
+        event = std::make_shared<const std::string>(
+            Api::render(kind, change, *w->plan.filter.resource));
       }
       w->push(event, settings_.watch_queue_events, settings_.watch_queue_bytes);
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <ctime>
 #include <random>
@@ -225,28 +226,6 @@ std::optional<std::vector<Requirement>> parse_label_selector(std::string_view te
   return out;
 }
 
-// Field labels the real server accepts for each kind (the rest is a 400, as there).
-bool field_supported(const Resource& resource, const std::string& field) {
-  if (field == "metadata.name" || field == "metadata.namespace") {
-    return true;
-  }
-  if (resource.kind == "Secret") {
-    return field == "type";
-  }
-  if (resource.kind == "Namespace") {
-    return field == "status.phase";
-  }
-  if (resource.kind == "Service") {
-    return field == "spec.clusterIP" || field == "spec.type";
-  }
-  if (resource.kind == "Event") {
-    return field.starts_with("involvedObject.") || field.starts_with("regarding.") ||
-           field == "reason" || field == "type" || field == "source" ||
-           field == "reportingComponent" || field == "reportingController";
-  }
-  return false;
-}
-
 std::optional<std::vector<Requirement>> parse_field_selector(const Resource& resource,
                                                              std::string_view text,
                                                              std::string& error) {
@@ -273,10 +252,14 @@ std::optional<std::vector<Requirement>> parse_field_selector(const Resource& res
     }
     r.key = trim(std::string_view(term).substr(0, pos));
     r.values.push_back(trim(std::string_view(term).substr(pos + skip)));
-    if (!field_supported(resource, r.key)) {
+    // The field labels the real server accepts for each kind (the rest is a 400, as there),
+    // converted to the stored shape's path the filter reads.
+    const std::string path = stored_field(resource, r.key);
+    if (path.empty()) {
       error = "field label not supported: " + r.key;
       return std::nullopt;
     }
+    r.key = path;
     out.push_back(std::move(r));
   }
   return out;
@@ -551,6 +534,24 @@ std::string media_type(std::string_view content_type) {
   std::string out = trim(content_type.substr(0, content_type.find(';')));
   std::transform(out.begin(), out.end(), out.begin(), ::tolower);
   return out;
+}
+
+// Accept: application/json;as=Table;v=v1;g=meta.k8s.io (among others, in any order).
+bool wants_table(std::string_view accept) {
+  for (const std::string& entry : split_terms(accept)) {
+    std::set<std::string> params;
+    size_t pos = 0;
+    while (pos <= entry.size()) {
+      const size_t end = std::min(entry.find(';', pos), entry.size());
+      params.insert(trim(std::string_view(entry).substr(pos, end - pos)));
+      pos = end + 1;
+    }
+    if (params.contains("as=Table") && params.contains("v=v1") &&
+        params.contains("g=meta.k8s.io")) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Reply not_found_path() {
@@ -856,10 +857,18 @@ std::variant<Reply, WatchPlan> Api::handle_resource(
                         "include: application/json");
   }
   if (m == "GET" || m == "HEAD") {
-    if (t.name.empty()) {
-      return list_or_watch(t, query);
+    std::variant<Reply, WatchPlan> out =
+        t.name.empty() ? list_or_watch(t, query) : std::variant<Reply, WatchPlan>(get(t));
+    // kubectl get asks for a Table; watches stay plain objects (kubectl get -w prints
+    // those with its own NAME/AGE columns).
+    auto* reply = std::get_if<Reply>(&out);
+    if (reply != nullptr && reply->status == 200 && has_table(*t.resource) &&
+        wants_table(request.accept)) {
+      const auto include = query.find("includeObject");
+      reply->body = dump(to_table(*t.resource, json::parse(reply->body),
+                                  include == query.end() ? "Metadata" : include->second));
     }
-    return get(t);
+    return out;
   }
   if (m == "POST" && t.name.empty()) {
     return create(t, request);
@@ -878,11 +887,11 @@ std::variant<Reply, WatchPlan> Api::handle_resource(
 }
 
 Reply Api::get(const Target& t) {
-  const json* object = store_.get(*t.resource, t.ns, t.name);
+  const json* object = store_.get(storage_of(*t.resource), t.ns, t.name);
   if (object == nullptr) {
     return t.not_found();
   }
-  return json_reply(200, *object);
+  return json_reply(200, to_served(*t.resource, *object));
 }
 
 std::variant<Reply, WatchPlan> Api::list_or_watch(const Target& t,
@@ -1012,20 +1021,20 @@ Reply Api::list(const Target& t, const std::map<std::string, std::string>& query
           return status_reply(410, "Expired",
                               "The resourceVersion for the provided list is too old.");
         }
-        items = objects_at(*t.resource, *asked);
+        items = objects_at(storage_of(*t.resource), *asked);
         list_rv = *asked;
         built = true;
       }
     }
     if (!built) {
-      for (const auto& [key, object] : store_.objects(*t.resource)) {
+      for (const auto& [key, object] : store_.objects(storage_of(*t.resource))) {
         items.push_back(object);
       }
     }
     ListSnapshot snapshot{t.resource, list_rv, {}, now};
     for (json& object : items) {
-      if (filter.matches(object)) {
-        snapshot.items.push_back(list_item(std::move(object)));
+      if (filter.matches(object)) {  // on the stored shape, as the field paths are
+        snapshot.items.push_back(list_item(to_served(*t.resource, std::move(object))));
       }
     }
     snapshot_id = next_snapshot_++;
@@ -1091,9 +1100,9 @@ std::variant<Reply, WatchPlan> Api::watch(const std::map<std::string, std::strin
   const std::string where = filter.resource->plural + " in " +
                             (filter.ns.empty() ? std::string("all namespaces") : filter.ns);
   const auto initial_state = [&] {
-    for (const auto& [key, object] : store_.objects(*filter.resource)) {
+    for (const auto& [key, object] : store_.objects(storage_of(*filter.resource))) {
       if (filter.matches(object)) {
-        plan.initial.push_back(event_text("ADDED", object));
+        plan.initial.push_back(event_text("ADDED", to_served(*filter.resource, object)));
       }
     }
   };
@@ -1127,7 +1136,7 @@ std::variant<Reply, WatchPlan> Api::watch(const std::map<std::string, std::strin
     for (const Change& change : store_.history()) {
       if (change.rv > *asked) {
         if (const EventKind kind = classify(filter, change); kind != EventKind::kNone) {
-          plan.initial.push_back(render(kind, change));
+          plan.initial.push_back(render(kind, change, *filter.resource));
         }
       }
     }
@@ -1138,7 +1147,7 @@ std::variant<Reply, WatchPlan> Api::watch(const std::map<std::string, std::strin
 }
 
 EventKind Api::classify(const WatchFilter& filter, const Change& change) {
-  if (change.resource != filter.resource) {
+  if (change.resource != &storage_of(*filter.resource)) {
     return EventKind::kNone;
   }
   if (change.type == "DELETED") {
@@ -1153,19 +1162,19 @@ EventKind Api::classify(const WatchFilter& filter, const Change& change) {
   return before ? EventKind::kLeft : EventKind::kNone;
 }
 
-std::string Api::render(EventKind kind, const Change& change) {
+std::string Api::render(EventKind kind, const Change& change, const Resource& served) {
   switch (kind) {
     case EventKind::kAdded:
-      return event_text("ADDED", change.object);
+      return event_text("ADDED", to_served(served, change.object));
     case EventKind::kModified:
-      return event_text("MODIFIED", change.object);
+      return event_text("MODIFIED", to_served(served, change.object));
     case EventKind::kDeleted:
-      return event_text("DELETED", change.object);
+      return event_text("DELETED", to_served(served, change.object));
     case EventKind::kLeft: {
       // It left the selection: DELETED with its previous state at the new version.
       json gone = change.previous;
       gone["metadata"]["resourceVersion"] = std::to_string(change.rv);
-      return event_text("DELETED", gone);
+      return event_text("DELETED", to_served(served, gone));
     }
     case EventKind::kNone:
       break;
@@ -1195,6 +1204,212 @@ std::string Api::expired_event() const {
 }
 
 namespace {
+
+// metav1.MicroTime fields, rewritten as the real server writes them back (six digits, UTC);
+// one that does not parse is a decode error there: 400.
+std::optional<Reply> normalize_times(const Resource& resource, json& object) {
+  std::vector<std::pair<json*, std::string>> fields;
+  const auto add = [&](json& parent, const char* key, const std::string& path) {
+    if (parent.is_object() && parent.contains(key) && !parent[key].is_null()) {
+      fields.emplace_back(&parent[key], path);
+    }
+  };
+  if (resource.kind == "Lease" && object.contains("spec")) {
+    add(object["spec"], "acquireTime", "spec.acquireTime");
+    add(object["spec"], "renewTime", "spec.renewTime");
+  } else if (resource.kind == "Event") {
+    add(object, "eventTime", "eventTime");
+    if (object.contains("series")) {
+      add(object["series"], "lastObservedTime", "series.lastObservedTime");
+    }
+  }
+  for (auto& [value, path] : fields) {
+    const auto normal =
+        value->is_string() ? normalize_micro_time(value->get<std::string>()) : std::nullopt;
+    if (!normal) {
+      return status_reply(400, "BadRequest",
+                          "the object could not be decoded: " + path + ": parsing time " +
+                              value->dump() +
+                              " as \"2006-01-02T15:04:05.000000Z07:00\": cannot "
+                              "parse it");
+    }
+    *value = *normal;
+  }
+  return std::nullopt;
+}
+
+// One field.Error of k8s.io/apimachinery/pkg/util/validation/field.
+struct FieldError {
+  std::string type;  // "Required value", "Invalid value"
+  std::string field;
+  std::string detail;
+  json value = nullptr;  // Invalid: the bad value
+
+  std::string body() const {
+    std::string out = type;
+    if (type == "Invalid value") {
+      out += ": " + (value.is_string() ? json(value.get<std::string>()).dump() : value.dump());
+    }
+    if (!detail.empty()) {
+      out += ": " + detail;
+    }
+    return out;
+  }
+  std::string cause_type() const {
+    return type == "Required value" ? "FieldValueRequired" : "FieldValueInvalid";
+  }
+};
+
+// apierrors.NewInvalid: 422, `Kind.group "name" is invalid: <aggregate>`, one cause each.
+std::optional<Reply> invalid_reply(const Resource& resource, const std::string& name,
+                                   const std::vector<FieldError>& errors) {
+  if (errors.empty()) {
+    return std::nullopt;
+  }
+  json causes = json::array();
+  std::vector<std::string> messages;
+  for (const FieldError& e : errors) {
+    causes.push_back({{"reason", e.cause_type()}, {"message", e.body()}, {"field", e.field}});
+    const std::string message = e.field + ": " + e.body();
+    if (std::find(messages.begin(), messages.end(), message) == messages.end()) {
+      messages.push_back(message);
+    }
+  }
+  std::string aggregate = messages.size() == 1 ? messages.front() : "[";
+  if (messages.size() > 1) {
+    for (size_t i = 0; i < messages.size(); ++i) {
+      aggregate += (i ? ", " : "") + messages[i];
+    }
+    aggregate += "]";
+  }
+  const std::string qualified =
+      resource.group.empty() ? resource.kind : resource.kind + "." + resource.group;
+  return status_reply(
+      422, "Invalid", qualified + " \"" + name + "\" is invalid: " + aggregate,
+      {{"name", name}, {"group", resource.group}, {"kind", resource.kind}, {"causes", causes}});
+}
+
+// A qualified name (validation.IsQualifiedName): [prefix/]name, name of at most 63
+// characters, alphanumeric at both ends, '-', '_', '.' inside.
+bool is_qualified_name(const std::string& value) {
+  const size_t slash = value.find('/');
+  const std::string name = slash == std::string::npos ? value : value.substr(slash + 1);
+  if (slash != std::string::npos &&
+      (slash == 0 || value.find('/', slash + 1) != std::string::npos)) {
+    return false;
+  }
+  if (name.empty() || name.size() > 63 || !std::isalnum(static_cast<unsigned char>(name.front())) ||
+      !std::isalnum(static_cast<unsigned char>(name.back()))) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// k8s.io/kubernetes pkg/apis/core/validation/events.go, on the stored (core) shape: the
+// legacy checks for every request version, and for events.k8s.io/v1 the strict ones of
+// ValidateEventCreate (`old` null) or ValidateEventUpdate (series, immutable fields).
+std::vector<FieldError> validate_event(const json& e, const json* old, bool events_v1) {
+  std::vector<FieldError> errors;
+  const auto text = [&](const json& o, const char* key) {
+    return o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
+  };
+  const auto set = [&](const json& o, const char* key) {
+    return o.contains(key) && !o[key].is_null() && o[key] != "" && o[key] != 0 &&
+           o[key] != json::object();
+  };
+  const std::string ns = e["metadata"].value("namespace", "");
+  const std::string object_ns = e.contains("involvedObject") && e["involvedObject"].is_object()
+                                    ? e["involvedObject"].value("namespace", "")
+                                    : "";
+  const std::string controller_field = events_v1 ? "reportingController" : "reportingComponent";
+  if (!set(e, "eventTime")) {
+    if (object_ns.empty() ? (ns != "" && ns != "default") : ns != object_ns) {
+      errors.push_back({"Invalid value", "involvedObject.namespace",
+                        "does not match event.namespace", object_ns});
+    }
+  } else {
+    if (object_ns.empty() && ns != "default" && ns != "kube-system") {
+      errors.push_back({"Invalid value", "involvedObject.namespace",
+                        "does not match event.namespace", object_ns});
+    }
+    const std::string controller = text(e, "reportingComponent");
+    if (controller.empty()) {
+      errors.push_back({"Required value", controller_field, ""});
+    } else if (!is_qualified_name(controller)) {
+      errors.push_back({"Invalid value", controller_field,
+                        "name part must consist of alphanumeric characters, '-', '_' or '.', and "
+                        "must start and end with an alphanumeric character",
+                        controller});
+    }
+    const auto limited = [&](const char* key, const std::string& field, size_t limit,
+                             bool required) {
+      const std::string value = text(e, key);
+      if (required && value.empty()) {
+        errors.push_back({"Required value", field, ""});
+      }
+      if (value.size() > limit) {
+        errors.push_back({"Invalid value", field,
+                          "can have at most " + std::to_string(limit) + " characters", ""});
+      }
+    };
+    limited("reportingInstance", "reportingInstance", 128, true);
+    limited("action", "action", 128, true);
+    limited("reason", "reason", 128, true);
+    limited("message", "message", 1024, false);
+  }
+  if (!events_v1) {
+    return errors;
+  }
+  const auto series_errors = [&] {
+    if (!e.contains("series") || e["series"].is_null()) {
+      return;
+    }
+    const json& series = e["series"];
+    if (!series.is_object() || !series.contains("count") || !series["count"].is_number() ||
+        series["count"].get<double>() < 2) {
+      errors.push_back({"Invalid value", "series.count", "should be at least 2", ""});
+    }
+    if (!series.is_object() || !set(series, "lastObservedTime")) {
+      errors.push_back({"Required value", "series.lastObservedTime", ""});
+    }
+  };
+  if (old == nullptr) {
+    series_errors();
+    if (!set(e, "eventTime")) {
+      errors.push_back({"Required value", "eventTime", ""});
+    }
+    const std::string type = text(e, "type");
+    if (type != "Normal" && type != "Warning") {
+      errors.push_back({"Invalid value", "type", "has invalid value: " + type, ""});
+    }
+    for (const char* key : {"firstTimestamp", "lastTimestamp", "count", "source"}) {
+      if (set(e, key)) {
+        errors.push_back({"Invalid value", key, "needs to be unset", ""});
+      }
+    }
+    return errors;
+  }
+  const auto field_or_null = [](const json& o, const char* key) {
+    return o.contains(key) && o[key] != "" && o[key] != 0 && o[key] != json::object() ? o[key]
+                                                                                      : json();
+  };
+  if (field_or_null(e, "series") != field_or_null(*old, "series")) {
+    series_errors();
+  }
+  for (const char* key :
+       {"involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count",
+        "type", "eventTime", "action", "related", "reportingComponent", "reportingInstance"}) {
+    const json now = field_or_null(e, key);
+    if (now != field_or_null(*old, key)) {
+      const std::string field =
+          std::string(key) == "reportingComponent" ? "reportingController" : key;
+      errors.push_back({"Invalid value", field, "field is immutable", now});
+    }
+  }
+  return errors;
+}
 
 // The body of a write: a JSON object of the resource's kind. kind/apiVersion may be
 // omitted (they are filled in) but not wrong.
@@ -1256,14 +1471,20 @@ Reply Api::create_object(const Target& t, json object) {
     name = prefix + random_suffix();
     meta["name"] = name;
   }
-  if (store_.get(*t.resource, t.ns, name) != nullptr) {
+  if (store_.get(storage_of(*t.resource), t.ns, name) != nullptr) {
     return status_reply(
         409, "AlreadyExists", t.resource->qualified_plural() + " \"" + name + "\" already exists",
         {{"name", name}, {"group", t.resource->group}, {"kind", t.resource->plural}});
   }
   meta["uid"] = new_uid();
   meta["creationTimestamp"] = now_rfc3339();
-  meta["generation"] = 1;
+  // metadata.generation is set by the strategies of kinds with a spec that controllers
+  // observe; Events and Leases have none on the real server.
+  if (t.resource->kind == "Event" || t.resource->kind == "Lease") {
+    meta.erase("generation");
+  } else {
+    meta["generation"] = 1;
+  }
   meta.erase("resourceVersion");
   meta.erase("deletionTimestamp");
   meta.erase("selfLink");
@@ -1271,7 +1492,20 @@ Reply Api::create_object(const Target& t, json object) {
     object["status"] = default_status(*t.resource);
   }
   apply_defaults(*t.resource, object);
-  return json_reply(201, store_.create(*t.resource, std::move(object)));
+  if (auto bad = normalize_times(*t.resource, object)) {
+    return *bad;
+  }
+  if (t.resource->kind == "Event") {
+    const json stored = to_stored(*t.resource, object);
+    if (auto bad = invalid_reply(*t.resource, name,
+                                 validate_event(stored, nullptr, t.resource->is_events_v1()))) {
+      return *bad;
+    }
+  }
+  const Resource& storage = storage_of(*t.resource);
+  return json_reply(
+      201,
+      to_served(*t.resource, store_.create(storage, to_stored(*t.resource, std::move(object)))));
 }
 
 Reply Api::update(const Target& t, const Request& request) {
@@ -1296,10 +1530,12 @@ Reply Api::update(const Target& t, const Request& request) {
     }
     meta["namespace"] = t.ns;
   }
-  const json* current = store_.get(*t.resource, t.ns, t.name);
-  if (current == nullptr) {
+  const json* stored = store_.get(storage_of(*t.resource), t.ns, t.name);
+  if (stored == nullptr) {
     return t.not_found();
   }
+  const json served = to_served(*t.resource, *stored);
+  const json* current = &served;
   // An update without a resourceVersion is unconditional (allowed for every kind here).
   const std::string asked = rv_of(body);
   if (!asked.empty() && asked != rv_of(*current)) {
@@ -1339,7 +1575,9 @@ Reply Api::patch(const Target& t, const Request& request,
     // stand-in reads.
     return status_reply(400, "BadRequest", std::string("the patch is not JSON: ") + e.what());
   }
-  const json* current = store_.get(*t.resource, t.ns, t.name);
+  const json* stored = store_.get(storage_of(*t.resource), t.ns, t.name);
+  const json served = stored == nullptr ? json() : to_served(*t.resource, *stored);
+  const json* current = stored == nullptr ? nullptr : &served;
   if (current == nullptr) {
     if (type == "application/apply-patch+yaml" && t.subresource.empty()) {
       // Server-side apply creates what does not exist (field ownership is not modelled).
@@ -1419,14 +1657,28 @@ Reply Api::write_update(const Target& t, const json& current, json desired) {
   }
   // A write that changes nothing keeps the resourceVersion and makes no watch event, as on
   // the real server; status writers rely on it to avoid feedback loops.
+  if (auto bad = normalize_times(*t.resource, desired)) {
+    return *bad;
+  }
   if (desired == current) {
     return json_reply(200, current);
   }
-  return json_reply(200, store_.replace(*t.resource, std::move(desired)));
+  if (t.resource->kind == "Event") {
+    const json stored = to_stored(*t.resource, desired);
+    const json old = to_stored(*t.resource, current);
+    if (auto bad = invalid_reply(*t.resource, t.name,
+                                 validate_event(stored, &old, t.resource->is_events_v1()))) {
+      return *bad;
+    }
+  }
+  const Resource& storage = storage_of(*t.resource);
+  return json_reply(
+      200,
+      to_served(*t.resource, store_.replace(storage, to_stored(*t.resource, std::move(desired)))));
 }
 
 Reply Api::remove(const Target& t, const Request& request) {
-  const json* current = store_.get(*t.resource, t.ns, t.name);
+  const json* current = store_.get(storage_of(*t.resource), t.ns, t.name);
   if (current == nullptr) {
     return t.not_found();
   }
@@ -1464,7 +1716,8 @@ Reply Api::remove(const Target& t, const Request& request) {
       }
     }
   }
-  return json_reply(200, store_.remove(*t.resource, t.ns, t.name));
+  return json_reply(200,
+                    to_served(*t.resource, store_.remove(storage_of(*t.resource), t.ns, t.name)));
 }
 
 Reply Api::remove_collection(const Target& t, const std::map<std::string, std::string>& query) {
@@ -1485,14 +1738,15 @@ Reply Api::remove_collection(const Target& t, const std::map<std::string, std::s
   filter.labels = std::move(*labels);
   filter.fields = std::move(*fields);
   std::vector<Store::Key> doomed;
-  for (const auto& [key, object] : store_.objects(*t.resource)) {
+  const Resource& storage = storage_of(*t.resource);
+  for (const auto& [key, object] : store_.objects(storage)) {
     if (filter.matches(object)) {
       doomed.push_back(key);
     }
   }
   json items = json::array();
   for (const auto& [ns, name] : doomed) {
-    items.push_back(list_item(store_.remove(*t.resource, ns, name)));
+    items.push_back(list_item(to_served(*t.resource, store_.remove(storage, ns, name))));
   }
   return json_reply(
       200, json{{"kind", t.resource->list_kind()},

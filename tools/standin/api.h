@@ -12,6 +12,10 @@
 //   valid across pages), resourceVersion / resourceVersionMatch semantics, "Too large
 //   resource version", 410 Expired, optimistic concurrency, no-op writes that keep the
 //   resourceVersion, merge / JSON / (approximated) strategic-merge patches.
+//   Events: events.k8s.io/v1 and core v1 are one store in two shapes (resources.h:
+//   storage_of / to_served / to_stored); the real server's Event validation (422 Invalid);
+//   MicroTime fields written back in its six-digit form. GETs that ask for a meta.k8s.io/v1
+//   Table (kubectl get) get one for the kinds resources.h has columns for.
 //
 // Thread: one (the server's io_context thread).
 
@@ -96,7 +100,9 @@ class Api {
   // DELETED (kLeft), as the real watch cache does. Split from render() so that the server
   // serializes each change once per kind, not once per watch.
   static EventKind classify(const WatchFilter& filter, const Change& change);
-  static std::string render(EventKind kind, const Change& change);
+  // `served`: the watched resource (filter.resource), whose shape the object is sent in
+  // (an events.k8s.io/v1 watch sees core v1 Event changes converted).
+  static std::string render(EventKind kind, const Change& change, const Resource& served);
   // A BOOKMARK at the store's current version (or the initial-events-end one).
   std::string bookmark(const WatchFilter& filter, bool initial_events_end = false) const;
   // The in-stream ERROR event of an expired watch (Status 410 Expired).

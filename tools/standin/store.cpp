@@ -67,7 +67,9 @@ std::optional<std::string> Store::load() {
       // Hand-edited objects may carry a newer version than the counter; never go back.
       const std::string object_rv = object["metadata"].value("resourceVersion", "0");
       rv = std::max<uint64_t>(rv, std::stoull(object_rv.empty() ? "0" : object_rv));
-      by_resource_[resource->id()][key] = object;
+      // An events.k8s.io/v1 Event (hand-written, or from an older stand-in) joins the
+      // core v1 Events it is one of.
+      by_resource_[storage_of(*resource).id()][key] = to_stored(*resource, object);
     }
     rv_ = rv;
   } catch (const std::exception& e) {
