@@ -1,15 +1,21 @@
 """kube-standin (issue 4, item 5): the stand-in Kubernetes API server, driven by the real
 kubectl and by raw HTTPS requests.
 
+Issue 5 (what Lintel writes): events.k8s.io/v1 Events are core v1 Events too (one store, two
+shapes) and show in `kubectl describe ingress`; Leases; Ingress /status; every request
+(watches included) in the --verbose log.
+
 kubectl: create -f / get -o json / replace / patch --type=merge / apply / delete / get -w.
 Raw: LIST pages (limit + continue, one resourceVersion across pages, 410 after compact),
 WATCH from a resourceVersion with bookmarks, the knobs (expire-watches, drop-watches,
 compact, rotate-token, fail), persistence across a restart.
 """
 
+import copy
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,7 +23,9 @@ import ssl
 import subprocess
 import tempfile
 import textwrap
+import time
 import unittest
+import urllib.parse
 
 import harness
 from standin import KUBECTL, StandIn
@@ -102,7 +110,9 @@ class StandInTest(unittest.TestCase):
             raise AssertionError(f"kubectl not found at {KUBECTL}")
         cls.work = tempfile.mkdtemp(prefix="lintel-standin.")
         cls.addClassCleanup(shutil.rmtree, cls.work, True)
-        cls.api = StandIn.start(os.path.join(cls.work, "state"), cls.work)
+        # --verbose: test_verbose_log_lists_every_request reads the request lines.
+        cls.api = StandIn.start(os.path.join(cls.work, "state"), cls.work,
+                                extra_args=["--verbose"])
         cls.addClassCleanup(cls.api.stop)
 
     def setUp(self):
@@ -139,8 +149,10 @@ class StandInTest(unittest.TestCase):
         self.assertEqual(kinds, ["EndpointSlice", "Ingress", "Secret", "Service"])
         self.assertEqual(api.kubectl_json("get", "ingressclass", "lintel")["spec"]["controller"],
                          "lintel.dev/ingress-controller")
-        # The human-readable table (kubectl's own columns when the server sends no Table).
-        self.assertIn("web", api.kubectl("-n", ns, "get", "ingress").stdout)
+        # The human-readable table (the stand-in's Table, the real server's Ingress columns).
+        table = api.kubectl("-n", ns, "get", "ingress").stdout
+        self.assertRegex(table, r"NAME +CLASS +HOSTS +ADDRESS +PORTS +AGE\n"
+                                r"web +lintel +shop.example.com +80, 443 +\d+s\n")
 
         # replace: a spec change bumps generation and resourceVersion.
         replaced = MANIFEST.split("---\n")[3].replace("shop.example.com", "shop2.example.com")
@@ -220,6 +232,239 @@ class StandInTest(unittest.TestCase):
         harness.wait_until(lambda: ("ADDED", "web") in events(), what="ADDED in kubectl -w")
         api.kubectl("-n", ns, "annotate", "ingress", "web", "x=y")
         harness.wait_until(lambda: ("MODIFIED", "web") in events(), what="MODIFIED in kubectl -w")
+
+    # ------------------------------------------------------------------ issue 5: writes
+
+    def event_v1(self, name, ing, **overrides):
+        event = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+                 "metadata": {"name": name},
+                 "regarding": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                               "name": ing["metadata"]["name"], "namespace": self.ns,
+                               "uid": ing["metadata"]["uid"]},
+                 "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
+                 "reportingController": "lintel.dev/ingress-controller",
+                 "reportingInstance": "lintel-7d9f",
+                 "action": "Sync", "reason": "BadTLS", "type": "Warning",
+                 "note": "secret shop-tls has no tls.crt"}
+        event.update(overrides)
+        return event
+
+    def test_events_v1_are_core_events_and_show_in_describe(self):
+        api, ns = self.api, self.ns
+        api.kubectl("-n", ns, "create", "-f", self.write("ing.yaml", MANIFEST.split("---\n")[3]))
+        ing = api.kubectl_json("-n", ns, "get", "ingress", "web")
+        v1_events = f"/apis/events.k8s.io/v1/namespaces/{ns}/events"
+        core_events = f"/api/v1/namespaces/{ns}/events"
+
+        with api.watch(f"{core_events}?watch=1&resourceVersion={ing['metadata']['resourceVersion']}") as w:
+            created = api.ok("POST", v1_events, self.event_v1("web.1", ing))
+            self.assertEqual(created["note"], "secret shop-tls has no tls.crt")
+            self.assertNotIn("generation", created["metadata"])
+            # A core watch sees it in the core shape (the conversion of pkg/apis/events/v1).
+            (added,) = w.events_until(lambda e: e["type"] == "ADDED")
+            obj = added["object"]
+            self.assertEqual((obj["apiVersion"], obj["kind"]), ("v1", "Event"))
+            self.assertEqual(obj["involvedObject"]["uid"], ing["metadata"]["uid"])
+            self.assertEqual(obj["message"], "secret shop-tls has no tls.crt")
+            self.assertEqual(obj["reportingComponent"], "lintel.dev/ingress-controller")
+            self.assertEqual(obj["reportingInstance"], "lintel-7d9f")
+            self.assertEqual(obj["metadata"]["uid"], created["metadata"]["uid"])
+
+        # The series bump, both patch types Lintel may send.
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        patched = api.ok("PATCH", f"{v1_events}/web.1",
+                         {"series": {"count": 2, "lastObservedTime": now}},
+                         content_type="application/merge-patch+json")
+        self.assertEqual(patched["series"]["count"], 2)
+        self.assertRegex(patched["series"]["lastObservedTime"], r"\.000000Z$")  # MicroTime
+        patched = api.ok("PATCH", f"{v1_events}/web.1",
+                         {"series": {"count": 3, "lastObservedTime": now}},
+                         content_type="application/strategic-merge-patch+json")
+        self.assertEqual(patched["series"]["count"], 3)
+        core = api.ok("GET", f"{core_events}/web.1")
+        self.assertEqual(core["series"]["count"], 3)
+        self.assertEqual(core["metadata"]["resourceVersion"], patched["metadata"]["resourceVersion"])
+
+        # What kubectl describe asks for, answered with the field selector applied.
+        r = api.kubectl("-n", ns, "describe", "ingress", "web", "-v=8")
+        # GET /api/v1/namespaces/NS/events?fieldSelector=involvedObject.name=web,
+        # involvedObject.namespace=NS,involvedObject.kind=Ingress,involvedObject.uid=UID&limit=500
+        # (the terms in any order: kubectl builds them from a Go map).
+        (url,) = re.findall(r"GET https://\S+(/api/v1/namespaces/\S+/events\?\S+)", r.stderr)
+        path, _, query = url.partition("?")
+        query = urllib.parse.parse_qs(query)
+        self.assertEqual(path, core_events)
+        self.assertEqual(query["limit"], ["500"])
+        self.assertEqual(set(query["fieldSelector"][0].split(",")),
+                         {"involvedObject.name=web", f"involvedObject.namespace={ns}",
+                          "involvedObject.kind=Ingress",
+                          f"involvedObject.uid={ing['metadata']['uid']}"})
+        self.assertRegex(r.stdout, r"Warning +BadTLS +\d+s \(x3 over \d+s\) +"
+                                   r"lintel\.dev/ingress-controller +secret shop-tls has no tls\.crt")
+        # Another object's events stay out of it.
+        other = dict(ing, metadata=dict(ing["metadata"], name="other", uid="0-0"))
+        api.ok("POST", v1_events, self.event_v1("other.1", other, reason="Other"))
+        self.assertNotIn("Other", api.kubectl("-n", ns, "describe", "ingress", "web").stdout)
+
+        table = api.kubectl("-n", ns, "get", "events").stdout
+        self.assertRegex(table, r"\d+s +Warning +BadTLS +ingress/web +secret shop-tls has no tls\.crt")
+        self.assertIn("web.1", api.kubectl("-n", ns, "get", "events.events.k8s.io", "-o", "name").stdout)
+        # Field selectors: involvedObject.* on core, regarding.* on events.k8s.io.
+        listed = api.ok("GET", f"{v1_events}?fieldSelector=regarding.name%3Dweb")
+        self.assertEqual([e["metadata"]["name"] for e in listed["items"]], ["web.1"])
+        self.assertEqual(listed["items"][0]["regarding"]["kind"], "Ingress")
+        listed = api.ok("GET", f"{core_events}?fieldSelector=involvedObject.uid%3D0-0")
+        self.assertEqual([e["metadata"]["name"] for e in listed["items"]], ["other.1"])
+        status, _ = api.request("GET", f"{v1_events}?fieldSelector=involvedObject.name%3Dweb")
+        self.assertEqual(status, 400)
+
+        # A core v1 Event is an events.k8s.io/v1 one too.
+        api.ok("POST", core_events, {"metadata": {"name": "core.1"}, "reason": "Synced",
+                                     "message": "from core", "type": "Normal", "count": 1,
+                                     "involvedObject": {"kind": "Ingress", "name": "web",
+                                                        "namespace": ns},
+                                     "source": {"component": "old-recorder"}})
+        v1 = api.ok("GET", f"{v1_events}/core.1")
+        self.assertEqual((v1["note"], v1["regarding"]["name"], v1["deprecatedCount"],
+                          v1["deprecatedSource"]), ("from core", "web", 1, {"component": "old-recorder"}))
+
+    def test_events_v1_validation_and_conflicts(self):
+        api, ns = self.api, self.ns
+        api.kubectl("-n", ns, "create", "-f", self.write("ing.yaml", MANIFEST.split("---\n")[3]))
+        ing = api.kubectl_json("-n", ns, "get", "ingress", "web")
+        v1_events = f"/apis/events.k8s.io/v1/namespaces/{ns}/events"
+        bad = self.event_v1("bad", ing, type="Sometimes", note="x" * 1025)
+        for key in ("eventTime", "reportingController", "reportingInstance", "action"):
+            del bad[key]
+        status, body = api.request("POST", v1_events, bad)
+        self.assertEqual((status, body["kind"], body["reason"]), (422, "Status", "Invalid"))
+        self.assertTrue(body["message"].startswith('Event.events.k8s.io "bad" is invalid: ['),
+                        body["message"])
+        self.assertEqual({c["field"] for c in body["details"]["causes"]},
+                         {"eventTime", "type"})  # eventTime unset: the legacy checks pass
+        bad = self.event_v1("bad", ing, note="x" * 1025)
+        del bad["reportingInstance"], bad["action"]
+        status, body = api.request("POST", v1_events, bad)
+        self.assertEqual(status, 422)
+        self.assertEqual({(c["field"], c["reason"]) for c in body["details"]["causes"]},
+                         {("reportingInstance", "FieldValueRequired"),
+                          ("action", "FieldValueRequired"), ("message", "FieldValueInvalid")})
+        self.assertEqual(api.ok("GET", v1_events)["items"], [])
+
+        api.ok("POST", v1_events, self.event_v1("web.1", ing))
+        status, body = api.request("POST", v1_events, self.event_v1("web.1", ing))
+        self.assertEqual((status, body["reason"]), (409, "AlreadyExists"))
+        # Only the series (and metadata) may change.
+        status, body = api.request("PATCH", f"{v1_events}/web.1", {"note": "changed"},
+                                   content_type="application/merge-patch+json")
+        self.assertEqual((status, body["reason"]), (422, "Invalid"))
+        self.assertIn("field is immutable", body["message"])
+        status, body = api.request("PATCH", f"{v1_events}/web.1", {"series": {"count": 1}},
+                                   content_type="application/merge-patch+json")
+        self.assertEqual({c["field"] for c in body["details"]["causes"]},
+                         {"series.count", "series.lastObservedTime"})
+
+    def test_lease_get_create_update(self):
+        api, ns = self.api, self.ns
+        leases = f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
+        status, body = api.request("GET", f"{leases}/lintel")
+        self.assertEqual((status, body["reason"]), (404, "NotFound"))
+        lease = api.ok("POST", leases, {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "lintel"},
+            "spec": {"holderIdentity": "lintel-a", "leaseDurationSeconds": 15,
+                     "acquireTime": "2026-01-02T03:04:05.5Z",
+                     "renewTime": "2026-01-02T04:04:05+01:00", "leaseTransitions": 0}})
+        spec = lease["spec"]
+        self.assertEqual(spec["acquireTime"], "2026-01-02T03:04:05.500000Z")
+        self.assertEqual(spec["renewTime"], "2026-01-02T03:04:05.000000Z")
+        self.assertNotIn("generation", lease["metadata"])
+        status, body = api.request("POST", leases, lease)
+        self.assertEqual((status, body["reason"]), (409, "AlreadyExists"))
+
+        # Another candidate takes over: an update with the version it read.
+        taken = dict(lease, spec=dict(spec, holderIdentity="lintel-b", leaseTransitions=1,
+                                      renewTime="2026-01-02T03:04:20.123456Z"))
+        updated = api.ok("PUT", f"{leases}/lintel", taken)
+        self.assertEqual((updated["spec"]["holderIdentity"], updated["spec"]["leaseTransitions"],
+                          updated["spec"]["renewTime"]), ("lintel-b", 1, "2026-01-02T03:04:20.123456Z"))
+        self.assertGreater(int(updated["metadata"]["resourceVersion"]),
+                           int(lease["metadata"]["resourceVersion"]))
+        # The first one, renewing from its stale copy, loses.
+        status, body = api.request("PUT", f"{leases}/lintel", lease)
+        self.assertEqual((status, body["reason"]), (409, "Conflict"))
+        self.assertEqual(api.ok("GET", f"{leases}/lintel")["spec"]["holderIdentity"], "lintel-b")
+        status, body = api.request("PUT", f"{leases}/lintel",
+                                   dict(updated, spec=dict(spec, renewTime="yesterday")))
+        self.assertEqual(status, 400)
+
+        table = api.kubectl("-n", ns, "get", "lease").stdout
+        self.assertRegex(table, r"NAME +HOLDER +AGE\nlintel +lintel-b +\d+s\n")
+
+    def test_ingress_status_put_and_patch(self):
+        api, ns = self.api, self.ns
+        api.kubectl("-n", ns, "create", "-f", self.write("ing.yaml", MANIFEST.split("---\n")[3]))
+        path = INGRESSES.format(ns=ns) + "/web"
+        ing = api.ok("GET", path)
+        rv0 = ing["metadata"]["resourceVersion"]
+        with api.watch(f"{INGRESSES.format(ns=ns)}?watch=1&resourceVersion={rv0}") as w:
+            # PUT /status: only status changes (the spec in the body is ignored).
+            body = copy.deepcopy(ing)
+            body["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}
+            body["spec"]["rules"][0]["host"] = "ignored.example.com"
+            put = api.ok("PUT", path + "/status", body)
+            self.assertEqual(put["status"]["loadBalancer"]["ingress"], [{"ip": "192.0.2.10"}])
+            self.assertEqual(put["spec"], ing["spec"])
+            self.assertEqual(put["metadata"]["generation"], ing["metadata"]["generation"])
+            self.assertGreater(int(put["metadata"]["resourceVersion"]), int(rv0))
+            (modified,) = w.events_until(lambda e: e["type"] == "MODIFIED")
+            self.assertEqual(modified["object"]["status"], put["status"])
+
+            status, stale = api.request("PUT", path + "/status", body)  # rv0 again
+            self.assertEqual((status, stale["reason"]), (409, "Conflict"))
+
+            # PATCH /status (merge): the same, without a precondition.
+            patch = {"status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.net"},
+                                                             {"ip": "192.0.2.10"}]}},
+                     "spec": {"ingressClassName": "ignored"}}
+            patched = api.ok("PATCH", path + "/status", patch,
+                             content_type="application/merge-patch+json")
+            self.assertEqual(patched["spec"], ing["spec"])
+            self.assertEqual(patched["metadata"]["generation"], ing["metadata"]["generation"])
+            self.assertGreater(int(patched["metadata"]["resourceVersion"]),
+                               int(put["metadata"]["resourceVersion"]))
+            (modified,) = w.events_until(lambda e: e["type"] == "MODIFIED")
+            self.assertEqual(modified["object"]["metadata"]["resourceVersion"],
+                             patched["metadata"]["resourceVersion"])
+            # The same status again is a no-op: same resourceVersion, no event.
+            again = api.ok("PATCH", path + "/status", patch,
+                           content_type="application/merge-patch+json")
+            self.assertEqual(again["metadata"]["resourceVersion"],
+                             patched["metadata"]["resourceVersion"])
+
+        table = api.kubectl("-n", ns, "get", "ingress").stdout
+        self.assertRegex(table, r"web +lintel +shop\.example\.com +192\.0\.2\.10,lb\.example\.net +80, 443 ")
+
+    def test_verbose_log_lists_every_request(self):
+        api, ns = self.api, self.ns
+        before = len(api.stderr_text().splitlines())
+        watch = f"{INGRESSES.format(ns=ns)}?watch=1&allowWatchBookmarks=true&timeoutSeconds=5"
+        with api.watch(watch) as w:
+            self.assertEqual(w.status, 200)
+        api.request("GET", CONFIGMAPS.format(ns=ns), token="wrong")
+        api.request("POST", f"/apis/events.k8s.io/v1/namespaces/{ns}/events", {})
+        lines = []
+
+        def seen():
+            lines[:] = api.stderr_text().splitlines()[before:]
+            return any("POST /apis/events.k8s.io" in line for line in lines)
+
+        harness.wait_until(seen, what="the request lines")
+        requests = [m.groups() for m in (re.search(r"kube-standin: ([A-Z]+) (/\S+) → (\d+)$", line)
+                                         for line in lines) if m]
+        self.assertIn(("GET", watch, "200"), requests)
+        self.assertEqual(requests.count(("GET", CONFIGMAPS.format(ns=ns), "401")), 1)
+        self.assertIn(("POST", f"/apis/events.k8s.io/v1/namespaces/{ns}/events", "422"), requests)
 
     # ------------------------------------------------------------------ list and watch
 
