@@ -56,6 +56,7 @@ std::string routes_json(const proxy::Snapshot& snapshot) {
                            {"field", d.field},
                            {"message", d.message},
                            {"rejected", d.rejected},
+                           {"reason", d.reason},
                            {"text", d.to_string()}});
   }
   nlohmann::ordered_json tls_hosts = nlohmann::ordered_json::array();

@@ -75,10 +75,12 @@ std::string ingress_name(const Ingress& ingress) {
   return fmt::format("Ingress {}/{}", ingress.metadata.namespace_, ingress.metadata.name);
 }
 
-Diagnostic make_diag(std::string object, const Origin& origin, std::string field,
-                     std::string message, Severity severity = Severity::kWarning,
+// `reason`: the Event reason (routing/diagnostic.h), one CamelCase word.
+Diagnostic make_diag(std::string reason, std::string object, const Origin& origin,
+                     std::string field, std::string message, Severity severity = Severity::kWarning,
                      bool rejected = false) {
   Diagnostic d;
+  d.reason = std::move(reason);
   d.severity = severity;
   d.object = std::move(object);
   d.where = where_of(origin);
@@ -466,6 +468,7 @@ class BackendResolver {
     // Why the backend cannot take traffic, for a diagnostic on the referring Ingress ("" =
     // nothing to report; an empty endpoint set alone is a normal state, not reported).
     std::string warning;
+    std::string reason;  // the diagnostic's reason when `warning` is set
   };
 
   const Result& resolve(const std::string& ns, const IngressServiceBackend& ref) {
@@ -480,7 +483,7 @@ class BackendResolver {
     backend->service_name = ref.name;
     backend->port = port;
     Result result;
-    fill(*backend, ref, result.warning);
+    fill(*backend, ref, result.warning, result.reason);
     if (!backend->endpoints) {
       backend->endpoints = empty_set();
     }
@@ -505,11 +508,13 @@ class BackendResolver {
     return empty_;
   }
 
-  void fill(Backend& backend, const IngressServiceBackend& ref, std::string& warning) {
+  void fill(Backend& backend, const IngressServiceBackend& ref, std::string& warning,
+            std::string& reason) {
     const std::string& ns = backend.service_namespace;
     auto it = state_.services.find(ns + "/" + ref.name);
     if (it == state_.services.end()) {
       backend.problem = "service not found";
+      reason = "ServiceNotFound";
       warning = fmt::format("Service \"{}\" not found in namespace \"{}\"; requests answer 503",
                             ref.name, ns);
       return;
@@ -517,6 +522,7 @@ class BackendResolver {
     const Service& service = it->second;
     if (service.type == "ExternalName") {
       backend.problem = "ExternalName not supported yet";
+      reason = "ServiceTypeUnsupported";
       warning = fmt::format(
           "Service {}/{} is of type ExternalName ({}), which is not supported yet; requests "
           "answer 503",
@@ -534,6 +540,7 @@ class BackendResolver {
       backend.problem = ref.port.number
                             ? fmt::format("service has no port {}", *ref.port.number)
                             : fmt::format("service has no port named \"{}\"", ref.port.name);
+      reason = "ServicePortNotFound";
       warning =
           fmt::format("Service {}/{} {}; requests answer 503", ns, ref.name,
                       ref.port.number ? fmt::format("has no port {}", *ref.port.number)
@@ -542,6 +549,7 @@ class BackendResolver {
     }
     if (!port->protocol.empty() && port->protocol != "TCP") {
       backend.problem = fmt::format("service port is {}, not TCP", port->protocol);
+      reason = "ServicePortUnsupported";
       warning = fmt::format("Service {}/{} port {} is {}; HTTP needs TCP; requests answer 503", ns,
                             ref.name, port->port, port->protocol);
       return;
@@ -576,11 +584,12 @@ class BackendResolver {
             fmt::format("EndpointSlice {}/{}", slice->metadata.namespace_, slice->metadata.name);
         bool ipv6 = slice->address_type == "IPv6";
         if (!ipv6 && slice->address_type != "IPv4") {
-          foreign_.emplace(slice_name + "#type",
-                           make_diag(slice_name, slice->origin, "addressType",
-                                     fmt::format("addressType {} is not supported; the "
-                                                 "slice's endpoints are skipped",
-                                                 slice->address_type)));
+          foreign_.emplace(
+              slice_name + "#type",
+              make_diag("AddressTypeUnsupported", slice_name, slice->origin, "addressType",
+                        fmt::format("addressType {} is not supported; the "
+                                    "slice's endpoints are skipped",
+                                    slice->address_type)));
           continue;
         }
         const EndpointPort* slice_port = nullptr;
@@ -609,11 +618,11 @@ class BackendResolver {
           for (const std::string& address : endpoint.addresses) {
             auto parsed = parse_address(address, ipv6);
             if (!parsed) {
-              foreign_.emplace(
-                  slice_name + "#addr#" + address,
-                  make_diag(slice_name, slice->origin, fmt::format("endpoints[{}].addresses", e),
-                            fmt::format("\"{}\" is not an {} address; skipped", address,
-                                        slice->address_type)));
+              foreign_.emplace(slice_name + "#addr#" + address,
+                               make_diag("EndpointAddressInvalid", slice_name, slice->origin,
+                                         fmt::format("endpoints[{}].addresses", e),
+                                         fmt::format("\"{}\" is not an {} address; skipped",
+                                                     address, slice->address_type)));
               continue;
             }
             (is_ready ? ready : serving).emplace_back(std::move(*parsed), number);
@@ -696,7 +705,8 @@ class TlsBuilder {
       for (size_t h = 0; h < entry.hosts.size(); ++h) {
         std::string host = lowercase(entry.hosts[h]);
         if (std::string bad = host_problem(host); !bad.empty()) {
-          diags.push_back(make_diag(object, ingress.origin, fmt::format("{}.hosts[{}]", field, h),
+          diags.push_back(make_diag("TLSHostInvalid", object, ingress.origin,
+                                    fmt::format("{}.hosts[{}]", field, h),
                                     fmt::format("\"{}\" {}; ignored", entry.hosts[h], bad)));
           continue;
         }
@@ -704,7 +714,7 @@ class TlsBuilder {
       }
       if (entry.hosts.empty()) {
         diags.push_back(make_diag(
-            object, ingress.origin, field + ".hosts",
+            "TLSHostsMissing", object, ingress.origin, field + ".hosts",
             entry.secret_name.empty()
                 ? std::string("the entry lists no hosts and no secretName; it is ignored")
                 : fmt::format("the entry lists no hosts, so Secret \"{}\" is used for none; "
@@ -735,7 +745,8 @@ class TlsBuilder {
           certs_.add_host(host);
         }
         diags.push_back(make_diag(
-            object, ingress.origin, field + ".secretName",
+            loaded.problem.empty() ? "TLSCertificateNotValid" : loaded.reason, object,
+            ingress.origin, field + ".secretName",
             fmt::format("Secret \"{}\": {}; {} {} served with the default certificate",
                         entry.secret_name, problem, names, hosts.size() == 1 ? "is" : "are")));
         continue;
@@ -744,7 +755,7 @@ class TlsBuilder {
       for (auto& [h, host] : hosts) {
         const std::string host_field = fmt::format("{}.hosts[{}]", field, h);
         if (tls::Status bad = loaded.key->check_covers(host)) {
-          diags.push_back(make_diag(object, ingress.origin, host_field,
+          diags.push_back(make_diag("TLSHostMismatch", object, ingress.origin, host_field,
                                     fmt::format("Secret \"{}\": {}; {} is served with the "
                                                 "default certificate",
                                                 entry.secret_name, bad->message, host)));
@@ -761,7 +772,7 @@ class TlsBuilder {
                                   ? std::string("an earlier tls entry of this Ingress")
                                   : fmt::format("{}, which is older and wins", owner.ingress);
             diags.push_back(make_diag(
-                object, ingress.origin, host_field,
+                "TLSHostConflict", object, ingress.origin, host_field,
                 fmt::format("host {} already has the certificate of Secret \"{}\" from {}; "
                             "Secret \"{}\" is not used for it",
                             host, owner.secret, who, entry.secret_name)));
@@ -781,6 +792,7 @@ class TlsBuilder {
   // A Secret read once per compile, however many entries name it.
   struct Loaded {
     std::string problem;  // "" = usable (validity is checked per use: it is cheap)
+    std::string reason = "TLSSecretInvalid";            // the diagnostic's reason for `problem`
     std::shared_ptr<const tls::ServerContext> context;  // with a default context
     std::optional<tls::CertifiedKey> own;               // without one
     const tls::CertifiedKey* key = nullptr;             // context's or own; null on problem
@@ -805,6 +817,7 @@ class TlsBuilder {
       // here too: say so, or the user stares at a Secret that plainly exists.
       out.problem = fmt::format("not found in namespace \"{}\" (only Secrets of type {} are read)",
                                 ns, kTlsSecretType);
+      out.reason = "TLSSecretNotFound";
     } else if (it->second.type != kTlsSecretType) {
       out.problem = fmt::format("is of type \"{}\", not {}", it->second.type, kTlsSecretType);
     } else {
@@ -923,7 +936,7 @@ std::optional<uint64_t> body_limit_of(const Ingress& ingress, std::vector<Diagno
     return size;
   }
   diags.push_back(make_diag(
-      ingress_name(ingress), ingress.origin,
+      "InvalidAnnotation", ingress_name(ingress), ingress.origin,
       fmt::format("metadata.annotations[{}]", kProxyBodySizeAnnotation),
       fmt::format("annotation {}: \"{}\" is not a size (bytes, or a number followed by k, m "
                   "or g, such as \"1024\", \"10k\", \"8m\", \"1g\"; \"0\" for no limit); "
@@ -953,7 +966,7 @@ bool bool_annotation(const Ingress& ingress, std::string_view name, bool fallbac
       return false;
     }
   }
-  diags.push_back(make_diag(ingress_name(ingress), ingress.origin,
+  diags.push_back(make_diag("InvalidAnnotation", ingress_name(ingress), ingress.origin,
                             fmt::format("metadata.annotations[{}]", name),
                             fmt::format("annotation {}: \"{}\" is not a boolean (\"true\" or "
                                         "\"false\"); the default, {}, is used",
@@ -1027,7 +1040,7 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
       continue;
     }
     for (auto& [field, message] : errors) {
-      diags.push_back(make_diag(ingress_name(ingress), ingress.origin, field,
+      diags.push_back(make_diag("Rejected", ingress_name(ingress), ingress.origin, field,
                                 message + "; the Ingress is rejected", Severity::kError, true));
     }
     ++result.stats.rejected;
@@ -1065,7 +1078,7 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
                            const std::string& field) -> std::shared_ptr<const Backend> {
       const BackendResolver::Result& r = resolver.resolve(ns, ref);
       if (!r.warning.empty() && reported_backends.insert(r.backend->name).second) {
-        diags.push_back(make_diag(object, ingress.origin, field, r.warning));
+        diags.push_back(make_diag(r.reason, object, ingress.origin, field, r.warning));
       }
       return r.backend;
     };
@@ -1079,7 +1092,7 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
         if (path.backend.resource) {
           const auto& res = *path.backend.resource;
           diags.push_back(make_diag(
-              object, ingress.origin, field + ".backend.resource",
+              "ResourceBackendUnsupported", object, ingress.origin, field + ".backend.resource",
               fmt::format("resource backends ({}{}{} \"{}\") are not supported; the path is "
                           "dropped",
                           res.api_group, res.api_group.empty() ? "" : "/", res.kind, res.name)));
@@ -1090,7 +1103,7 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
         std::string normalized = normalize_rule_path(path.path);
         if (path.path_type == PathType::kImplementationSpecific && looks_like_regex(path.path)) {
           diags.push_back(make_diag(
-              object, ingress.origin, field + ".path",
+              "PathRegexNotSupported", object, ingress.origin, field + ".path",
               fmt::format("\"{}\" looks like a regular expression, but ImplementationSpecific "
                           "paths are matched as literal Prefix paths",
                           path.path)));
@@ -1105,7 +1118,7 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
                                   : fmt::format("{} ({}), which is older and wins",
                                                 ingress_name(*owner.ingress), owner.field);
           diags.push_back(make_diag(
-              object, ingress.origin, field,
+              "PathConflict", object, ingress.origin, field,
               fmt::format(
                   "path \"{}\" ({}{}) on {} is already defined by {}; this path is "
                   "ignored",
@@ -1140,12 +1153,13 @@ CompileResult compile(const ClusterState& state, const CompileOptions& options) 
     if (const auto& def = ingress.spec.default_backend) {
       const std::string field = "spec.defaultBackend";
       if (def->resource) {
-        diags.push_back(make_diag(object, ingress.origin, field + ".resource",
+        diags.push_back(make_diag("ResourceBackendUnsupported", object, ingress.origin,
+                                  field + ".resource",
                                   "resource backends are not supported; the defaultBackend is "
                                   "ignored"));
       } else if (default_owner != nullptr) {
         diags.push_back(make_diag(
-            object, ingress.origin, field,
+            "DefaultBackendConflict", object, ingress.origin, field,
             fmt::format("{} also sets a defaultBackend and is older, so it wins; this one is "
                         "ignored",
                         ingress_name(*default_owner))));

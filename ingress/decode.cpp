@@ -776,9 +776,12 @@ std::string object_description(const std::string& kind, const ObjectMeta& meta, 
   return out;
 }
 
+// `reason` (routing/diagnostic.h): "Rejected" for everything that rejects an object.
 routing::Diagnostic make_diagnostic(const DocContext& doc, const std::string& object,
-                                    const Problem& problem, bool rejected) {
+                                    const Problem& problem, bool rejected,
+                                    const char* reason = "Rejected") {
   routing::Diagnostic diag;
+  diag.reason = reason;
   diag.severity =
       rejected ? routing::Diagnostic::Severity::kError : routing::Diagnostic::Severity::kWarning;
   diag.object = object;
@@ -797,9 +800,10 @@ std::string document_name(const DocContext& doc, const std::string& path) {
   return out;
 }
 
-void warn(const DocContext& doc, const std::string& object, const std::string& path,
-          std::string message, DecodeResult& out) {
-  out.errors.push_back(make_diagnostic(doc, object, Problem{path, std::move(message)}, false));
+void warn(const DocContext& doc, const char* reason, const std::string& object,
+          const std::string& path, std::string message, DecodeResult& out) {
+  out.errors.push_back(
+      make_diagnostic(doc, object, Problem{path, std::move(message)}, false, reason));
 }
 
 // "Ingress default/web" from whatever metadata there is, for messages about objects that
@@ -854,7 +858,7 @@ void decode_value(const DocContext& doc, const Field& root, const std::string& d
     return;  // a null list item
   }
   if (!root.value->is_object()) {
-    warn(doc, document_name(doc, root.path), "",
+    warn(doc, "NotAnObject", document_name(doc, root.path), "",
          "not a Kubernetes object (found " + describe_value(*root.value) + "); skipped", out);
     return;
   }
@@ -872,7 +876,7 @@ void decode_value(const DocContext& doc, const Field& root, const std::string& d
   }
   if (kind.empty() && api_version.empty()) {
     // A values.yaml or other non-manifest YAML in the folder: say so, reject nothing.
-    warn(doc, document_name(doc, root.path), "",
+    warn(doc, "NotAnObject", document_name(doc, root.path), "",
          "not a Kubernetes object (no kind and apiVersion); skipped", out);
     return;
   }
@@ -880,8 +884,8 @@ void decode_value(const DocContext& doc, const Field& root, const std::string& d
   // typed list as the API server returns them carry no kind/apiVersion; they inherit them.
   if (kind.size() >= 4 && kind.compare(kind.size() - 4, 4, "List") == 0) {
     if (list_depth > 0) {
-      warn(doc, document_name(doc, root.path), "", "a List inside a List is not read; skipped",
-           out);
+      warn(doc, "NestedListSkipped", document_name(doc, root.path), "",
+           "a List inside a List is not read; skipped", out);
       return;
     }
     std::string item_kind = kind == "List" ? "" : kind.substr(0, kind.size() - 4);
@@ -917,7 +921,7 @@ void decode_value(const DocContext& doc, const Field& root, const std::string& d
           Problem{field, std::string("required field is missing (") + known->api_version + ")"},
           true));
     } else {
-      warn(doc, object, field,
+      warn(doc, "APIVersionUnsupported", object, field,
            show(api_version) + " is not supported (only " + known->api_version + " " + kind +
                " objects are read); skipped",
            out);
@@ -954,6 +958,7 @@ routing::Diagnostic syntax_diagnostic(const std::string& file, const ParsedText&
   diag.object = std::move(name);
   diag.message = parsed.error;
   diag.rejected = true;
+  diag.reason = "SyntaxError";
   return diag;
 }
 

@@ -102,6 +102,7 @@ routing::Diagnostic file_diagnostic(const fs::path& path, std::string message) {
   diag.object = path.string();
   diag.message = std::move(message);
   diag.rejected = true;
+  diag.reason = "FileNotRead";
   return diag;
 }
 
@@ -379,6 +380,7 @@ ManifestLoad ManifestSource::load() {
         diag.message = "also defined at " + where_of(it->second) +
                        ", which comes first and wins; this one is ignored";
         diag.rejected = true;
+        diag.reason = "DuplicateObject";
         out.diagnostics.push_back(std::move(diag));
         continue;
       }

@@ -19,6 +19,11 @@ struct Diagnostic {
   std::string message;
   // True when the object was rejected as a whole (lintel check exits 1 if any is).
   bool rejected = false;
+  // What kind of problem, as one CamelCase word in the manner of a Kubernetes Event reason
+  // ("Rejected", "PathConflict", "TLSSecretNotFound", ...): the reason of the Event it
+  // becomes, and a stable key for tools. Every diagnostic has one. Last member, so that
+  // aggregate initialization of the fields above still reads the same.
+  std::string reason;
 
   // "examples/app.yaml:14 Ingress default/web: spec.rules[0]...: message"
   std::string to_string() const;

@@ -38,7 +38,7 @@ TEST(RoutesJson, ShowsGenerationHostsBackendsEndpointsAndDiagnostics) {
   snapshot.routes = std::move(builder).build();
   snapshot.certs = std::make_shared<tls::CertStore>();
   snapshot.diagnostics.push_back({routing::Diagnostic::Severity::kError, "Ingress shop/bad",
-                                  "a.yaml:3", "spec.rules[0].host", "bad host", true});
+                                  "a.yaml:3", "spec.rules[0].host", "bad host", true, "Rejected"});
 
   auto json = nlohmann::json::parse(routes_json(snapshot));
   EXPECT_EQ(json["generation"], 7);
@@ -55,6 +55,7 @@ TEST(RoutesJson, ShowsGenerationHostsBackendsEndpointsAndDiagnostics) {
   EXPECT_EQ(json["default_backend"]["problem"], "service not found");
   ASSERT_EQ(json["diagnostics"].size(), 1u);
   EXPECT_EQ(json["diagnostics"][0]["rejected"], true);
+  EXPECT_EQ(json["diagnostics"][0]["reason"], "Rejected");
   EXPECT_EQ(json["diagnostics"][0]["text"],
             "a.yaml:3 Ingress shop/bad: spec.rules[0].host: bad host");
 }
