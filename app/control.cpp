@@ -42,6 +42,8 @@ class Source {
   // Whether load() is the whole truth yet (the API: every kind listed once).
   virtual bool ready() const = 0;
   virtual ingress::ManifestLoad load() = 0;
+  // The API source (nullptr for a folder).
+  virtual ingress::KubeSource* kube() { return nullptr; }
   virtual std::string describe() const = 0;
   // "3 files, " for the summary line, or "" when files mean nothing.
   virtual std::string files_text(const ingress::ManifestLoad& load) const = 0;
@@ -115,6 +117,7 @@ class ApiSource final : public Source {
   bool ready() const override { return source_->synced(); }
   ingress::ManifestLoad load() override { return source_->load(); }
   std::string describe() const override { return source_->describe(); }
+  ingress::KubeSource* kube() override { return source_.get(); }
   std::string files_text(const ingress::ManifestLoad&) const override { return ""; }
   bool compile_at_start() const override { return false; }
 
@@ -134,6 +137,10 @@ class ControlImpl final : public Control {
   void on_snapshot(std::function<void(const proxy::SnapshotPtr&)> callback) override {
     callback_ = std::move(callback);
   }
+  void on_compiled(std::function<void(const Compiled&)> callback) override {
+    compiled_ = std::move(callback);
+  }
+  ingress::KubeSource* kube_source() override { return source_->kube(); }
 
   void start() override {
     source_->start([this] { changed(); });
@@ -249,6 +256,9 @@ class ControlImpl final : public Control {
     double compile_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count();
+    if (compiled_) {
+      compiled_(Compiled{load.state, result, diagnostics});
+    }
 
     std::string print = fingerprint(result, diagnostics);
     if (snapshot_ && print == fingerprint_) {
@@ -301,6 +311,7 @@ class ControlImpl final : public Control {
   asio::steady_timer timer_;
   asio::steady_timer clock_timer_;
   std::function<void(const proxy::SnapshotPtr&)> callback_;
+  std::function<void(const Compiled&)> compiled_;
   proxy::SnapshotPtr snapshot_;
   std::string fingerprint_;
   std::set<std::string> reported_;

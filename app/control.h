@@ -57,6 +57,17 @@ class Control {
 
   // Called with every new snapshot (on the control thread).
   virtual void on_snapshot(std::function<void(const proxy::SnapshotPtr&)> callback) = 0;
+  // Called after every compile, published or not (a compile whose routes did not change
+  // may still claim other Ingresses), on the control thread. `diagnostics` are the
+  // source's (rejected objects) and the compiler's.
+  struct Compiled {
+    const ingress::ClusterState& state;
+    const ingress::CompileResult& result;
+    const std::vector<routing::Diagnostic>& diagnostics;
+  };
+  virtual void on_compiled(std::function<void(const Compiled&)> callback) = 0;
+  // The API source, for status (nullptr with a manifests folder). Owned by the Control.
+  virtual ingress::KubeSource* kube_source() = 0;
   // Folder: loads and compiles the first snapshot synchronously (publishing it), then
   // starts watching the folder. API: starts the informers; the first snapshot is compiled
   // and published once every kind has been listed.

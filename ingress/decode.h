@@ -12,6 +12,7 @@
 //
 // Thread: pure functions, any thread. yaml-cpp and nlohmann::json exceptions never escape.
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,5 +42,13 @@ DecodeResult decode_file(std::string_view content, const std::string& file);
 
 // Decodes one JSON document (text), e.g. an API server response item.
 DecodeResult decode_json(std::string_view json_text, const Origin& origin);
+
+// status.loadBalancer.ingress of an API object (Ingress or Service), sorted and without
+// duplicates. Lenient: status is written by controllers, not users, so entries that are not
+// objects or have neither ip nor hostname are skipped rather than reported.
+LoadBalancerStatus decode_load_balancer_status(const nlohmann::json& object);
+
+// An RFC 1123 subdomain as the API validates names and hosts ("a.example-1.com").
+bool is_dns_subdomain(std::string_view name);
 
 }  // namespace lintel::ingress

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "ingress/decode.h"
 #include "ingress/kube_cache.h"
 #include "ingress/kube_client.h"
 #include "ingress/kube_stream.h"
@@ -113,10 +114,25 @@ struct Shared : std::enable_shared_from_this<Shared> {
   std::shared_ptr<asio::ssl::context> context;
   std::shared_ptr<TokenSource> tokens;
   std::function<void()> on_change;
+  std::function<void()> on_status;
   std::mt19937_64 random{std::random_device{}()};
   bool stopped = false;
   bool notify_pending = false;
+  bool status_pending = false;
   size_t kinds_listed = 0;
+
+  void notify_status() {
+    if (status_pending || stopped) {
+      return;
+    }
+    status_pending = true;
+    asio::post(io, [self = shared_from_this()] {
+      self->status_pending = false;
+      if (!self->stopped && self->on_status) {
+        self->on_status();
+      }
+    });
+  }
 
   // Many events of one read (or several kinds at once) make one callback: the control
   // loop then compiles once for the batch.
@@ -138,11 +154,16 @@ enum class Outcome { kEnded, kGone, kFailed, kStopped };
 
 class Informer : public std::enable_shared_from_this<Informer> {
  public:
-  Informer(std::shared_ptr<Shared> shared, KubeKind kind)
+  // `status_only`: an extra Service informer for the publish Service's namespace
+  // (`namespace_`), whose objects are not compiled.
+  Informer(std::shared_ptr<Shared> shared, KubeKind kind, bool status_only = false,
+           const std::string& namespace_ = "")
       : shared_(std::move(shared)),
         kind_(kind),
-        name_(kube_kind_info(kind).kind),
-        path_(collection_path(kind, shared_->options.watch_namespace)),
+        status_only_(status_only),
+        name_(status_only ? std::string("Service (namespace ") + namespace_ + ", for status)"
+                          : std::string(kube_kind_info(kind).kind)),
+        path_(collection_path(kind, status_only ? namespace_ : shared_->options.watch_namespace)),
         cache_(kind),
         connection_(shared_->io.get_executor(), shared_->context, shared_->options.config,
                     shared_->tokens, shared_->options.user_agent, shared_->options.request_timeout),
@@ -177,6 +198,8 @@ class Informer : public std::enable_shared_from_this<Informer> {
 
   const KindCache& cache() const { return cache_; }
   bool listed() const { return listed_; }
+  bool status_only() const { return status_only_; }
+  const std::map<std::string, LoadBalancerStatus>& statuses() const { return statuses_; }
 
  private:
   asio::awaitable<void> loop() {
@@ -335,6 +358,20 @@ class Informer : public std::enable_shared_from_this<Informer> {
       }
     }
     ReplaceResult replaced = cache_.replace(items);
+    std::map<std::string, LoadBalancerStatus> statuses;
+    for (const json& item : items) {
+      if (tracks_status(item)) {
+        // The publish Service is present (even with an empty status) while it exists.
+        if (LoadBalancerStatus status = decode_load_balancer_status(item);
+            !status.empty() || kind_ == KubeKind::kService) {
+          statuses.emplace(object_key_of(item), std::move(status));
+        }
+      }
+    }
+    if (statuses != statuses_ || !listed_) {
+      statuses_ = std::move(statuses);
+      shared_->notify_status();
+    }
     rv_ = list_rv;
     if (!listed_) {
       spdlog::info("kube {}: listed {} objects at resourceVersion {} ({}); watching", name_,
@@ -345,7 +382,9 @@ class Informer : public std::enable_shared_from_this<Informer> {
           "while not watching ({}); watching",
           name_, items.size(), rv_, replaced.added, replaced.deleted.size(), reason);
     }
-    if (!listed_) {
+    if (status_only_) {
+      listed_ = true;
+    } else if (!listed_) {
       listed_ = true;
       ++shared_->kinds_listed;
       shared_->notify();
@@ -456,8 +495,11 @@ class Informer : public std::enable_shared_from_this<Informer> {
       case WatchEventType::kAdded:
       case WatchEventType::kModified:
       case WatchEventType::kDeleted:
-        if (cache_.apply(type, object)) {
+        if (cache_.apply(type, object) && !status_only_) {
           shared_->notify();
+        }
+        if (object.is_object() && tracks_status(object)) {
+          fold_status(type, object);
         }
         if (std::string rv = string_at(object, {"metadata", "resourceVersion"}); !rv.empty()) {
           rv_ = std::move(rv);
@@ -471,11 +513,56 @@ class Informer : public std::enable_shared_from_this<Informer> {
     return true;
   }
 
+  static std::string object_key_of(const json& object) {
+    std::string ns = string_at(object, {"metadata", "namespace"});
+    return (ns.empty() ? std::string("default") : ns) + "/" +
+           string_at(object, {"metadata", "name"});
+  }
+
+  // Every Ingress's status; of Services, only the publish Service's.
+  bool tracks_status(const json& object) const {
+    if (kind_ == KubeKind::kIngress) {
+      return true;
+    }
+    return kind_ == KubeKind::kService && !shared_->options.publish_service.empty() &&
+           object_key_of(object) == shared_->options.publish_service;
+  }
+
+  void fold_status(WatchEventType type, const json& object) {
+    const std::string key = object_key_of(object);
+    LoadBalancerStatus status =
+        type == WatchEventType::kDeleted ? LoadBalancerStatus{} : decode_load_balancer_status(object);
+    auto it = statuses_.find(key);
+    const bool publish = kind_ == KubeKind::kService;
+    if (status.empty() && !publish) {
+      if (it != statuses_.end()) {
+        statuses_.erase(it);
+        shared_->notify_status();
+      }
+      return;
+    }
+    if (publish && type == WatchEventType::kDeleted) {
+      if (it != statuses_.end()) {
+        statuses_.erase(it);
+        shared_->notify_status();
+      }
+      return;
+    }
+    if (it == statuses_.end() || it->second != status) {
+      statuses_[key] = std::move(status);
+      shared_->notify_status();
+    }
+  }
+
   std::shared_ptr<Shared> shared_;
   KubeKind kind_;
+  bool status_only_ = false;
   std::string name_;
   std::string path_;
   KindCache cache_;
+  // status.loadBalancer.ingress by key: every Ingress that has one; the publish Service
+  // (present, possibly empty, while it exists).
+  std::map<std::string, LoadBalancerStatus> statuses_;
   KubeConnection connection_;
   asio::steady_timer timer_;
   Backoff backoff_;
@@ -491,6 +578,20 @@ class KubeSourceImpl final : public KubeSource {
   explicit KubeSourceImpl(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {
     for (KubeKind kind : kAllKubeKinds) {
       informers_.push_back(std::make_shared<Informer>(shared_, kind));
+    }
+    const KubeSourceOptions& o = shared_->options;
+    if (!o.publish_service.empty()) {
+      const std::string ns = o.publish_service.substr(0, o.publish_service.find('/'));
+      if (!o.watch_namespace.empty() && o.watch_namespace != ns) {
+        publish_informer_ = std::make_shared<Informer>(shared_, KubeKind::kService, true, ns);
+        informers_.push_back(publish_informer_);
+      } else {
+        for (const auto& informer : informers_) {
+          if (informer->cache().kind() == KubeKind::kService) {
+            publish_informer_ = informer;
+          }
+        }
+      }
     }
   }
   ~KubeSourceImpl() override { stop(); }
@@ -509,19 +610,58 @@ class KubeSourceImpl final : public KubeSource {
     }
     shared_->stopped = true;
     shared_->on_change = nullptr;
+    shared_->on_status = nullptr;
     for (const auto& informer : informers_) {
       informer->stop();
     }
   }
 
-  bool synced() const override { return shared_->kinds_listed == informers_.size(); }
+  bool synced() const override {
+    return shared_->kinds_listed == std::size(kAllKubeKinds);
+  }
 
   ManifestLoad load() const override {
     ManifestLoad load;
     for (const auto& informer : informers_) {
-      informer->cache().fill(load.state, load.diagnostics);
+      if (!informer->status_only()) {
+        informer->cache().fill(load.state, load.diagnostics);
+      }
     }
     return load;
+  }
+
+  LoadBalancerStatus ingress_status(const std::string& key) const override {
+    for (const auto& informer : informers_) {
+      if (informer->cache().kind() == KubeKind::kIngress) {
+        auto it = informer->statuses().find(key);
+        return it == informer->statuses().end() ? LoadBalancerStatus{} : it->second;
+      }
+    }
+    return {};
+  }
+
+  std::optional<LoadBalancerStatus> publish_service_status() const override {
+    if (!publish_informer_ || !publish_informer_->listed()) {
+      return std::nullopt;
+    }
+    auto it = publish_informer_->statuses().find(shared_->options.publish_service);
+    if (it == publish_informer_->statuses().end()) {
+      return std::nullopt;
+    }
+    return it->second;
+  }
+
+  std::vector<RejectedIngress> rejected_ingresses() const override {
+    for (const auto& informer : informers_) {
+      if (informer->cache().kind() == KubeKind::kIngress) {
+        return informer->cache().rejected_ingresses();
+      }
+    }
+    return {};
+  }
+
+  void on_status(std::function<void()> callback) override {
+    shared_->on_status = std::move(callback);
   }
 
   std::string describe() const override {
@@ -535,6 +675,7 @@ class KubeSourceImpl final : public KubeSource {
  private:
   std::shared_ptr<Shared> shared_;
   std::vector<std::shared_ptr<Informer>> informers_;
+  std::shared_ptr<Informer> publish_informer_;  // the one whose cache holds the publish Service
 };
 
 }  // namespace

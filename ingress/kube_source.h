@@ -24,9 +24,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "ingress/kube_backoff.h"
+#include "ingress/kube_cache.h"
 #include "ingress/kube_config.h"
 #include "ingress/manifest_source.h"
 
@@ -49,6 +52,10 @@ struct KubeSourceOptions {
   // How often a token file is re-read (client-go: every minute), besides after a 401.
   std::chrono::milliseconds token_reread{60'000};
   std::string user_agent = "lintel";
+  // "namespace/name" of the Service whose status.loadBalancer Lintel publishes on its
+  // Ingresses (--publish-service), or "". When --watch-namespace leaves that namespace out,
+  // one more Service informer follows that namespace, for status only.
+  std::string publish_service;
 };
 
 class KubeSource {
@@ -70,6 +77,22 @@ class KubeSource {
   virtual ManifestLoad load() const = 0;
   // "kubeconfig DIR/kubeconfig (context standin), server https://127.0.0.1:6443"
   virtual std::string describe() const = 0;
+
+  // Status is not part of what the compiler sees (a status write does not call on_change,
+  // so Lintel's own writes coming back as MODIFIED cause no recompile); it is kept here
+  // for the status writer.
+  // status.loadBalancer.ingress of the cached Ingress `key` ("namespace/name"), as last
+  // seen (empty when it has none or is not cached).
+  virtual LoadBalancerStatus ingress_status(const std::string& key) const = 0;
+  // Of the publish Service: nullopt until its namespace was listed, or while it does not
+  // exist.
+  virtual std::optional<LoadBalancerStatus> publish_service_status() const = 0;
+  // Called (control thread) after an Ingress's or the publish Service's status changed.
+  // Set before start().
+  virtual void on_status(std::function<void()> callback) = 0;
+  // Ingresses whose newest version the decoder rejected and that have no good version:
+  // not in load().state, but they still deserve a Warning Event when they are ours.
+  virtual std::vector<RejectedIngress> rejected_ingresses() const = 0;
 };
 
 }  // namespace lintel::ingress

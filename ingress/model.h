@@ -5,6 +5,7 @@
 //
 // Thread: plain values; built on the control thread, then read-only.
 
+#include <compare>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -155,6 +156,17 @@ struct Secret {
   std::map<std::string, std::string> data;  // base64-decoded bytes (data ∪ stringData)
   Origin origin;
 };
+
+// ---- status.loadBalancer.ingress[] of an Ingress or a Service ----
+// Read from the API (never from manifests, never by the compiler): what Lintel publishes as
+// the Ingresses' addresses, and what it copies from the --publish-service Service.
+struct LoadBalancerIngress {
+  std::string ip;        // exactly one of ip / hostname is set
+  std::string hostname;
+  size_t ports = 0;      // entries in ports[] (Lintel writes none)
+  auto operator<=>(const LoadBalancerIngress&) const = default;
+};
+using LoadBalancerStatus = std::vector<LoadBalancerIngress>;
 
 using Object = std::variant<Ingress, IngressClass, Service, EndpointSlice, Secret>;
 

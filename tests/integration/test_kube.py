@@ -168,13 +168,17 @@ def echo_slice(name, echos, port_name="http"):
                             [(port_name, echos[0].port)])
 
 
-class KubeTest(unittest.TestCase):
+class KubeFixture:
+    """A stand-in of the test's own, and lintels against it (test_cluster.py uses this too;
+    FIXTURE names the address block)."""
+
+    FIXTURE = __name__
 
     def setUp(self):
         h.require_binaries(h.LINTEL, h.ECHO, STANDIN)
         if not os.access(KUBECTL, os.X_OK):
             raise AssertionError(f"{KUBECTL} is missing: the API tests need the real kubectl")
-        fx = self.fx = h.Fixture(__name__)
+        fx = self.fx = h.Fixture(self.FIXTURE)
         self.addCleanup(fx.close)
         self.api_dir = fx.tmpdir(prefix="lintel-standin.")
         self.standin = self.start_standin()
@@ -259,6 +263,10 @@ class KubeTest(unittest.TestCase):
         return {self.answers(lintel, host) for _ in range(count)}
 
     # ---- tests
+
+
+class KubeTest(KubeFixture, unittest.TestCase):
+
     def test_create_routes_delete_404(self):
         a = self.fx.echo_group(["a"])
         self.create(CLASS, *self.app("web", "web.kube.test", a))
