@@ -272,6 +272,7 @@ class Server {
       Request request{std::string(req.method_string()), std::string(req.target()),
                       std::string(req[http::field::content_type]),
                       std::string(req[http::field::accept]), std::move(req.body())};
+      request.user_agent = std::string(req[http::field::user_agent]);
       const bool keep_alive = req.keep_alive();
       const std::string authorization(req[http::field::authorization]);
       auto outcome = handle(request, authorization);
@@ -302,11 +303,13 @@ class Server {
   }
 
   // --verbose: one line per request, watches included, in one format that tests parse:
-  // "METHOD TARGET → STATUS" (TARGET as received, query included; for a watch the status
-  // its stream starts with, logged when it starts).
+  // "METHOD TARGET → STATUS (USER-AGENT)" (TARGET as received, query included; for a
+  // watch the status its stream starts with, logged when it starts; the user agent tells
+  // Lintel's calls from kubectl's).
   void log_request(const Request& request, unsigned status) const {
     if (settings_.verbose) {
-      log(request.method + " " + request.target + " → " + std::to_string(status));
+      log(request.method + " " + request.target + " → " + std::to_string(status) + " (" +
+          request.user_agent + ")");
     }
   }
 

@@ -41,6 +41,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import unittest
@@ -56,25 +57,29 @@ KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 
 RELEASE = {"Name": "lintel", "Namespace": "lintel", "Service": "Helm"}
 
-# The RBAC the chart grants, as (apiGroup, resource, verb), in ONE place. This is the first
-# half of the comparison issue 5 asks for: a later session (leader election, status,
-# Events) compares this table with the API calls Lintel's client makes, failing on a
-# difference either way. Until then the chart must grant exactly this and nothing else.
+# The RBAC the chart grants, as (apiGroup, resource, verb), in ONE place, for the default
+# values. ChartContainerRunTest compares it (with updateStatusOnShutdown, which adds patch
+# on ingresses/status) with the API calls a running Lintel makes, failing on a difference
+# either way: nothing granted that Lintel does not use, nothing used that is not granted.
 EXPECTED_RBAC = {
-    # ClusterRole: the informers (get/list/watch), Ingress status, Events.
+    # ClusterRole: the informers (list/watch), Ingress status (get + update), Events.
     "ClusterRole": {
         *{("networking.k8s.io", r, v) for r in ("ingresses", "ingressclasses")
-          for v in ("get", "list", "watch")},
-        *{("", r, v) for r in ("services", "secrets") for v in ("get", "list", "watch")},
-        *{("discovery.k8s.io", "endpointslices", v) for v in ("get", "list", "watch")},
+          for v in ("list", "watch")},
+        *{("", r, v) for r in ("services", "secrets") for v in ("list", "watch")},
+        *{("discovery.k8s.io", "endpointslices", v) for v in ("list", "watch")},
+        ("networking.k8s.io", "ingresses", "get"),
         ("networking.k8s.io", "ingresses/status", "update"),
-        ("networking.k8s.io", "ingresses/status", "patch"),
         ("events.k8s.io", "events", "create"),
         ("events.k8s.io", "events", "patch"),
     },
     # Role in the release namespace: the leader-election Lease.
     "Role": {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")},
 }
+# What the values change.
+STATUS_RULES = {("networking.k8s.io", "ingresses", "get"),
+                ("networking.k8s.io", "ingresses/status", "update")}
+CLEAR_ON_SHUTDOWN_RULE = ("networking.k8s.io", "ingresses/status", "patch")
 
 # Kinds without a namespace.
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "IngressClass"}
@@ -550,6 +555,15 @@ class ChartTest(unittest.TestCase):
                          "leases in the release namespace only")
         self.assertEqual(len(self.find(self.default, "ClusterRole")), 1)
 
+    def test_rbac_follows_the_status_values(self):
+        clear = self.render({"controller": {"updateStatusOnShutdown": True}})
+        self.assertEqual(self.rules(self.one(clear, "ClusterRole")),
+                         EXPECTED_RBAC["ClusterRole"] | {CLEAR_ON_SHUTDOWN_RULE})
+        none = self.render({"controller": {"publishStatus": "none",
+                                           "updateStatusOnShutdown": True}})
+        self.assertEqual(self.rules(self.one(none, "ClusterRole")),
+                         EXPECTED_RBAC["ClusterRole"] - STATUS_RULES)
+
     def test_bindings_tie_the_roles_to_the_service_account(self):
         sa = self.one(self.default, "ServiceAccount")["metadata"]["name"]
         dep = self.one(self.default, "Deployment")
@@ -580,8 +594,8 @@ class ChartTest(unittest.TestCase):
                                     "app.kubernetes.io/instance": RELEASE["Name"]})
         template_labels = spec["template"]["metadata"]["labels"]
         self.assertLessEqual(selector.items(), template_labels.items())
-        # Above the drain of issue 5: 5 s --shutdown-delay + 30 s --shutdown-timeout.
-        self.assertGreater(pod["terminationGracePeriodSeconds"], 35)
+        # Above the drain's --shutdown-timeout (30 s, counted from SIGTERM).
+        self.assertGreater(pod["terminationGracePeriodSeconds"], 30)
         anti = pod["affinity"]["podAntiAffinity"]
         self.assertNotIn("requiredDuringSchedulingIgnoredDuringExecution", anti)
         (term,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
@@ -624,6 +638,10 @@ class ChartTest(unittest.TestCase):
             "namespace": {"controller": {"watchNamespace": "shop"}},
             "without-class": {"controller": {"watchIngressWithoutClass": True}},
             "extra": {"controller": {"extraArgs": ["--workers=2", "--no-access-log"]}},
+            "addresses": {"controller": {"publishStatus": "addresses",
+                                         "publishStatusAddresses": "203.0.113.10,lb.example.com",
+                                         "updateStatusOnShutdown": True}},
+            "no-status": {"controller": {"publishStatus": "none"}},
         }
         for label, overrides in variants.items():
             with self.subTest(variant=label):
@@ -636,22 +654,21 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(args, [
             "serve", "--kube", "--ingress-class=lintel",
             "--controller-name=lintel.dev/ingress-controller", "--http=0.0.0.0:8080",
-            "--https=0.0.0.0:8443", "--admin=0.0.0.0:9000", "--log-level=info"])
+            "--https=0.0.0.0:8443", "--admin=0.0.0.0:9000", "--log-level=info",
+            "--election-id=lintel-leader", f"--publish-service={RELEASE['Namespace']}/lintel",
+            "--shutdown-delay=5s", "--shutdown-timeout=30s"])
+        addresses = self.container(self.render(variants["addresses"]))["args"]
+        self.assertIn("--publish-status-address=203.0.113.10,lb.example.com", addresses)
+        self.assertIn("--update-status-on-shutdown", addresses)
+        self.assertFalse([a for a in addresses if a.startswith("--publish-service")])
+        none = self.container(self.render(variants["no-status"]))["args"]
+        self.assertFalse([a for a in none if a.startswith("--publish")])
         ns = self.container(self.render(variants["namespace"]))["args"]
         self.assertIn("--watch-namespace=shop", ns)
         wc = self.container(self.render(variants["without-class"]))["args"]
         self.assertIn("--watch-ingress-without-class", wc)
         ex = self.container(self.render(variants["extra"]))["args"]
         self.assertEqual(ex[-2:], ["--workers=2", "--no-access-log"])
-
-    def test_status_and_election_flags_wait_behind_a_switch(self):
-        # Off by default: this Lintel does not accept them yet (issue 5 items 1-2).
-        on = self.container(self.render(
-            {"controller": {"statusAndLeaderElection": {"enabled": True}}}))["args"]
-        self.assertIn("--election-id=lintel-leader", on)
-        self.assertIn(f"--publish-service={RELEASE['Namespace']}/lintel", on)
-        unknown = {flag_name(a) for a in on[1:]} - serve_flags()
-        self.assertLessEqual(unknown, {"--election-id", "--publish-service"})
 
     def test_variants_hpa_and_affinity(self):
         hpa_docs = self.render({"autoscaling": {"enabled": True}})
@@ -825,7 +842,15 @@ class ChartContainerRunTest(unittest.TestCase):
         while len(ports) < 3:
             ports.add(harness.free_port("0.0.0.0"))
         http, https, admin = sorted(ports)
-        docs = render_chart({"ports": {"http": http, "https": https, "admin": admin}})
+        # updateStatusOnShutdown: every rule the chart can grant is then in play.
+        docs = render_chart({"ports": {"http": http, "https": https, "admin": admin},
+                             "controller": {"updateStatusOnShutdown": True,
+                                            "shutdownDelay": "0s"}})
+        granted = set()
+        for kind in ("ClusterRole", "Role"):
+            (role,) = [d for d in docs if d["kind"] == kind]
+            granted |= {(kind, g, r, v) for rule in role["rules"] for g in rule["apiGroups"]
+                        for r in rule["resources"] for v in rule["verbs"]}
         ours = [d for d in docs if d["kind"] in ("IngressClass", "Service")]
         for d in ours:
             d.pop("_template")
@@ -881,25 +906,78 @@ class ChartContainerRunTest(unittest.TestCase):
         self.assertEqual(self.get(http, "/", host="other.example.com").status, 404)
         self.assertIn("in-cluster service account", lintel.stderr_text())
 
-        # Every API call Lintel made is one the chart's RBAC grants (the watches are not in
-        # the stand-in's log; their list is). The other direction — every granted rule is
-        # used — waits for status, Events and leader election (EXPECTED_RBAC).
+        # Make Lintel use every part of its client: the Service gets a load-balancer
+        # address (→ Ingress status: get + update), an Ingress breaks, is fixed, breaks
+        # again (→ Warning, Normal, and the same Warning again: create, then 409 → patch),
+        # the Lease is renewed (update), and SIGTERM clears the status (patch) and
+        # releases the Lease.
+        api.kubectl("patch", "service", "lintel", "-n", RELEASE["Namespace"],
+                    "--subresource=status", "--type=merge", "-p",
+                    json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.80"}]}}}))
+
+        def first_addresses():
+            obj = json.loads(api.kubectl("get", "ingress", "first", "-n", "default", "-o",
+                                         "json").stdout)
+            return (obj.get("status") or {}).get("loadBalancer", {}).get("ingress")
+
+        harness.wait_until(lambda: first_addresses() == [{"ip": "192.0.2.80"}],
+                           what="the Ingress status from the published Service")
+        broken = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                  "metadata": {"name": "broken", "namespace": "default"},
+                  "spec": {"ingressClassName": "lintel",
+                           "tls": [{"hosts": ["broken.example.com"], "secretName": "broken-tls"}],
+                           "rules": [{"host": "broken.example.com", "http": {"paths": [{
+                               "path": "/", "pathType": "Prefix", "backend": {"service": {
+                                   "name": "web", "port": {"number": 80}}}}]}}]}}
+        api.kubectl("create", "-f", "-", input=json.dumps(broken))
+        pem = harness.self_signed(["broken.example.com"], self.work)
+        self.assertIsNotNone(pem, "openssl makes the Secret's certificate")
+        secret = harness.tls_secret("broken-tls", "default", pem[0], pem[1])
+
+        def seen(pattern):
+            return re.search(pattern, api.stderr_text()) is not None
+
+        harness.wait_until(lambda: seen(r"POST /apis/events\.k8s\.io/v1/namespaces/default/events → 201"),
+                           what="a Warning Event")
+        api.kubectl("create", "-f", "-", input=json.dumps(secret))
+        harness.wait_until(lambda: len(re.findall(r"POST /apis/events\.k8s\.io/\S+ → 201",
+                                                  api.stderr_text())) >= 2,
+                           what="a Normal Event once fixed")
+        api.kubectl("delete", "secret", "broken-tls", "-n", "default")
+        # The same Warning again: 409, then a patch of its series (at most one write per
+        # Event every 10 s, so this wait can take that long).
+        harness.wait_until(lambda: seen(r"PATCH /apis/events\.k8s\.io/\S+ → 200"),
+                           timeout=harness.STATE_TIMEOUT + 15, what="the repeat as a series patch")
+        harness.wait_until(lambda: seen(r"PUT /apis/coordination\.k8s\.io/\S+/leases/lintel-leader → 200"),
+                           what="a Lease renewal")
+        lintel.popen.send_signal(signal.SIGTERM)
+        self.assertEqual(lintel.popen.wait(timeout=60), 0, lintel.tail())
+        self.assertIsNone(first_addresses(), "cleared on shutdown")
+
+        # Every call Lintel made is granted, and every granted rule was used.
         calls = set()
         for line in api.stderr_text().splitlines()[before:]:
-            m = re.search(r"kube-standin: ([A-Z]+) (/\S+) → \d+$", line)
-            if m:
+            m = re.search(r"kube-standin: ([A-Z]+) (/\S+) → \d+ \((.*)\)$", line)
+            if m and m.group(3).startswith("lintel/"):
                 calls.add(api_call(m.group(1), m.group(2)))
+        used = set()
+        for verb, group, resource, ns in calls:
+            kind = "Role" if (group, resource, verb) in EXPECTED_RBAC["Role"] else "ClusterRole"
+            used.add((kind, group, resource, verb))
+        self.assertEqual(sorted(used - granted), [], "called but not granted")
+        self.assertEqual(sorted(granted - used), [], "granted but never called")
         lists = {(g, r) for v, g, r, ns in calls if v == "list"}
         self.assertLessEqual({("networking.k8s.io", "ingressclasses"),
                               ("networking.k8s.io", "ingresses"), ("", "services"),
                               ("discovery.k8s.io", "endpointslices"), ("", "secrets")}, lists,
                              f"the five informers' lists, from {sorted(calls)}")
-        for verb, group, resource, ns in sorted(calls, key=str):
-            with self.subTest(call=(verb, group, resource, ns)):
-                if (group, resource, verb) in EXPECTED_RBAC["Role"]:
-                    self.assertEqual(ns, RELEASE["Namespace"])
-                else:
-                    self.assertIn((group, resource, verb), EXPECTED_RBAC["ClusterRole"])
+        # The Role's grants hold in the release namespace only: the Lease is there.
+        self.assertEqual({ns for v, g, r, ns in calls if (g, r, v) in EXPECTED_RBAC["Role"]},
+                         {RELEASE["Namespace"]})
+        # The chart as rendered here is the default table plus the shutdown clear.
+        self.assertEqual({(g, r, v) for k, g, r, v in granted},
+                         EXPECTED_RBAC["ClusterRole"] | EXPECTED_RBAC["Role"]
+                         | {CLEAR_ON_SHUTDOWN_RULE})
 
     @staticmethod
     def container(docs):

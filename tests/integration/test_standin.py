@@ -460,7 +460,7 @@ class StandInTest(unittest.TestCase):
             return any("POST /apis/events.k8s.io" in line for line in lines)
 
         harness.wait_until(seen, what="the request lines")
-        requests = [m.groups() for m in (re.search(r"kube-standin: ([A-Z]+) (/\S+) → (\d+)$", line)
+        requests = [m.groups() for m in (re.search(r"kube-standin: ([A-Z]+) (/\S+) → (\d+) \(.*\)$", line)
                                          for line in lines) if m]
         self.assertIn(("GET", watch, "200"), requests)
         self.assertEqual(requests.count(("GET", CONFIGMAPS.format(ns=ns), "401")), 1)

@@ -40,6 +40,7 @@ struct Request {
   std::string content_type;
   std::string accept;
   std::string body;
+  std::string user_agent;  // for the --verbose log only
 };
 
 struct Reply {
