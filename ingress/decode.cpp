@@ -1008,4 +1008,46 @@ DecodeResult decode_json(std::string_view json_text, const Origin& origin) {
   return out;
 }
 
+bool is_dns_subdomain(std::string_view name) { return is_dns1123_subdomain(name); }
+
+LoadBalancerStatus decode_load_balancer_status(const json& object) {
+  LoadBalancerStatus out;
+  if (!object.is_object()) {
+    return out;
+  }
+  auto status = object.find("status");
+  if (status == object.end() || !status->is_object()) {
+    return out;
+  }
+  auto lb = status->find("loadBalancer");
+  if (lb == status->end() || !lb->is_object()) {
+    return out;
+  }
+  auto list = lb->find("ingress");
+  if (list == lb->end() || !list->is_array()) {
+    return out;
+  }
+  for (const json& item : *list) {
+    if (!item.is_object()) {
+      continue;
+    }
+    LoadBalancerIngress entry;
+    if (auto ip = item.find("ip"); ip != item.end() && ip->is_string()) {
+      entry.ip = ip->get<std::string>();
+    }
+    if (auto host = item.find("hostname"); host != item.end() && host->is_string()) {
+      entry.hostname = host->get<std::string>();
+    }
+    if (auto ports = item.find("ports"); ports != item.end() && ports->is_array()) {
+      entry.ports = ports->size();
+    }
+    if (!entry.ip.empty() || !entry.hostname.empty()) {
+      out.push_back(std::move(entry));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 }  // namespace lintel::ingress
