@@ -79,7 +79,11 @@ class KubeLintel(h.Lintel):
                 "--https", h.host_port(host, self.https_port),
                 "--admin", h.host_port(host, self.admin_port),
                 "--workers", "2", "--no-access-log",
-                "--api-backoff-base", "100ms", "--api-backoff-max", "1s", *extra_args]
+                "--api-backoff-base", "100ms", "--api-backoff-max", "1s"]
+        # Teardown is a SIGTERM: no drain delay unless the test asks for one.
+        if not any(str(a).startswith("--shutdown-delay") for a in extra_args):
+            argv += ["--shutdown-delay", "0s"]
+        argv += list(extra_args)
         h.Process.__init__(self, argv, "lintel-kube", log_dir)
 
 
