@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <boost/asio/ip/address.hpp>
 #include <mutex>
 #include <optional>
@@ -115,6 +116,26 @@ class ServerImpl final : public Server {
     for (auto& w : workers_) w->publish(snapshot);
   }
 
+  void begin_drain(std::function<void()> drained) override {
+    std::lock_guard lock(mutex_);
+    if (stopped_ || draining_) return;
+    draining_ = true;
+    // Each worker reports once; the last one to report calls `drained`.
+    auto remaining = std::make_shared<std::atomic<size_t>>(workers_.size());
+    auto done = std::make_shared<std::function<void()>>(std::move(drained));
+    for (auto& w : workers_) {
+      w->begin_drain([remaining, done] {
+        if (remaining->fetch_sub(1) == 1 && *done) (*done)();
+      });
+    }
+  }
+
+  size_t open_connections() const override {
+    size_t open = 0;
+    for (const auto& w : workers_) open += w->open_connections();
+    return open;
+  }
+
   void stop() override {
     std::lock_guard lock(mutex_);
     if (stopped_) return;
@@ -143,6 +164,7 @@ class ServerImpl final : public Server {
   std::mutex mutex_;  // start/publish/stop: control threads only, never the request path
   bool started_ = false;
   bool stopped_ = false;
+  bool draining_ = false;
 };
 
 }  // namespace

@@ -8,7 +8,9 @@
 // app/ and admin/.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -73,6 +75,17 @@ class Server {
   virtual void start() = 0;
   // Any thread. Hands `snapshot` to every worker; requests in flight keep theirs.
   virtual void publish(SnapshotPtr snapshot) = 0;
+  // Any thread, after start(); once (later calls do nothing). The graceful drain
+  // (docs/architecture.md "Graceful drain"): every worker closes its listeners (HTTP and
+  // HTTPS), closes its idle keep-alive connections, and from then on answers every
+  // response it starts with "Connection: close" and closes the connection after it.
+  // Requests in flight finish. `drained` is called once, on a worker thread, when no
+  // downstream connection is left on any worker (each worker closes its upstream pool as
+  // it gets there). stop() must still be called to join the threads.
+  virtual void begin_drain(std::function<void()> drained) = 0;
+  // Any thread. Downstream connections open now, summed over the workers (relaxed reads:
+  // a live view, not a consistent cut).
+  virtual size_t open_connections() const = 0;
   // Any thread. Stops accepting, closes connections, joins the worker threads.
   virtual void stop() = 0;
   // The bound HTTP address of worker listeners ("127.0.0.1:8080"), with the real port

@@ -323,6 +323,14 @@ class Session final : public Connection {
     if (up_) up_->socket().close(ec);
   }
 
+  // An idle keep-alive connection stops waiting: its read completes with operation_aborted
+  // (or with the bytes that had already arrived, which are then served with Connection:
+  // close) and serve_one() ends the connection, with close_notify on TLS. A busy one
+  // notices the drain when it writes its response head (Worker::draining()).
+  void drain() override {
+    if (idle_) lowest().cancel();
+  }
+
   asio::awaitable<void> run() {
     worker_.track(this);
     bool ready = true;
@@ -487,8 +495,22 @@ class Session final : public Connection {
     // Wait for the first byte: the keep-alive idle timeout between requests, the head
     // deadline for the first request of a connection.
     if (in_.size() == 0) {
+      // Draining: a keep-alive connection is not kept waiting for a request it may never
+      // send (its last response went out before the drain began, without Connection:
+      // close). The first request of a new connection is still awaited, under the head
+      // deadline: its client has just connected, and its request is likely on the way.
+      if (!first && worker_.draining()) co_return false;
       lowest().expires_after(first ? options_.header_timeout : options_.idle_timeout);
-      const error_code ec = co_await read_more(kHeadReadChunk);
+      idle_ = !first;
+      error_code ec = co_await read_more(kHeadReadChunk);
+      // The drain cancelled the wait (drain()) just as a request arrived: the client sent
+      // it on a connection we had not closed yet, so it is served, with Connection: close.
+      error_code ignored;
+      while (ec == asio::error::operation_aborted && worker_.draining() && in_.size() == 0 &&
+             lowest().socket().is_open() && lowest().socket().available(ignored) > 0) {
+        ec = co_await read_more(kHeadReadChunk);
+      }
+      idle_ = false;
       // Closed or idle: nothing to answer. On TLS this includes a client that closes the
       // TCP connection without close_notify (stream_truncated). That is no attack here:
       // truncation matters when a message's end is inferred from the close, and every
@@ -592,7 +614,8 @@ class Session final : public Connection {
   // the table allows it and the request was read to its end (its framing is intact).
   asio::awaitable<bool> answer_error(Exchange& ex, ErrorKind kind) {
     const ErrorInfo& info = error_info(kind);
-    const bool close = info.close || !ex.request.keep_alive || !parser_ || !parser_->is_done();
+    const bool close = info.close || !ex.request.keep_alive || !parser_ || !parser_->is_done() ||
+                       worker_.draining();
     co_await write_error(ex, kind, close);
     if (close) co_await linger();
     co_return !close;
@@ -624,7 +647,7 @@ class Session final : public Connection {
   // our error responses, rather than reading a body nobody will use.
   asio::awaitable<bool> redirect(Exchange& ex) {
     const ValidRequest& rq = ex.request;
-    const bool close = !rq.keep_alive || !parser_->is_done();
+    const bool close = !rq.keep_alive || !parser_->is_done() || worker_.draining();
     // The host as routed: lowercase, without the port the client used for plain HTTP. An
     // HTTP/1.0 request without Host: the address it reached.
     std::string host = routing::normalize_host(rq.host);
@@ -1023,7 +1046,8 @@ class Session final : public Connection {
       // connection; an HTTP/1.0 client gets the same close-delimited body.
       framing = http11 ? ResponseFraming::kChunked : ResponseFraming::kClose;
     }
-    const bool close = !rq.keep_alive || framing == ResponseFraming::kClose;
+    // Draining: the last response of the connection, and it says so.
+    const bool close = !rq.keep_alive || framing == ResponseFraming::kClose || worker_.draining();
     const std::string& head = response_head_;
     downstream_response_head(status, response_reason(), response_fields(), framing, length, close,
                              rq.version, ex.hsts, response_head_);
@@ -1101,6 +1125,7 @@ class Session final : public Connection {
   SnapshotPtr pinned_;
   tls::HandshakeState handshake_;
   bool tls_open_ = false;  // handshake done, no TLS error, client not gone: close_notify due
+  bool idle_ = false;      // waiting for the first byte of a keep-alive connection's next request
   Stream down_;
   beast::flat_buffer in_;
   beast::flat_buffer up_buffer_{kMaxUpstreamHeadBytes + kReadBufferSlack};

@@ -120,6 +120,10 @@ void Worker::publish(SnapshotPtr snapshot) {
   });
 }
 
+void Worker::begin_drain(std::function<void()> drained) {
+  asio::post(io_, [this, drained = std::move(drained)]() mutable { drain(std::move(drained)); });
+}
+
 void Worker::stop() {
   asio::post(io_, [this] { shutdown(); });
 }
@@ -143,6 +147,38 @@ void Worker::shutdown() {
   work_.reset();  // run() returns once the sessions have unwound
 }
 
+void Worker::drain(std::function<void()> drained) {
+  if (stopping_ || draining_) return;
+  draining_ = true;
+  on_drained_ = std::move(drained);
+  // Closing a listener also resets the connections still in its kernel backlog; the load
+  // balancer stopped sending new ones during the shutdown delay, so few if any are there.
+  // An accept that already completed is still served (accept_loop()).
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  https_acceptor_.close(ec);
+  // drain() only cancels the read of an idle connection (its completion is posted), so
+  // sessions do not untrack themselves during the loop; the copy keeps it safe regardless.
+  const auto connections = connections_;
+  for (Connection* c : connections) c->drain();
+  proxy_log().debug("worker {}: draining: listeners closed, {} connections open", index_,
+                    open_connections());
+  check_drained();
+}
+
+void Worker::connection_finished() {
+  open_connections_.store(open_connections_.load(std::memory_order_relaxed) - 1,
+                          std::memory_order_relaxed);
+  check_drained();
+}
+
+void Worker::check_drained() {
+  if (!draining_ || !on_drained_ || open_connections() > 0) return;
+  // No session is left to take a pooled upstream connection.
+  pool_.close_all();
+  std::exchange(on_drained_, nullptr)();
+}
+
 void Worker::log_summary() {
   const auto now = std::chrono::steady_clock::now();
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_summary_);
@@ -160,7 +196,10 @@ asio::awaitable<void> Worker::accept_loop(Listener listener) {
     boost::system::error_code ec;
     tcp::socket socket =
         co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (stopping_ || ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    // A connection accepted just before a drain closed the listener is served (with
+    // Connection: close); one accepted as the worker stops is closed with the rest.
+    if (stopping_) co_return;
+    if (ec == asio::error::operation_aborted || (ec && !acceptor.is_open())) co_return;
     if (ec) {
       // EMFILE/ENFILE/ENOBUFS: keep the listener, retry after a pause.
       proxy_log().warn("worker {}: {} accept failed: {}; retrying", index_,
@@ -169,11 +208,14 @@ asio::awaitable<void> Worker::accept_loop(Listener listener) {
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
+    open_connections_.store(open_connections_.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
     asio::co_spawn(
         io_,
         https ? run_tls_session(*this, std::move(socket)) : run_session(*this, std::move(socket)),
-        [index = index_](std::exception_ptr e) {
-          log_exception("worker " + std::to_string(index) + " connection", e);
+        [this](std::exception_ptr e) {
+          log_exception("worker " + std::to_string(index_) + " connection", e);
+          connection_finished();
         });
   }
 }

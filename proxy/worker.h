@@ -5,8 +5,9 @@
 // round-robin state, request-id generator and current snapshot. Everything a request
 // touches is owned by its worker, so the request path takes no lock.
 //
-// Thread: bind() and start() from the thread that creates the server; publish() and
-// stop() from any thread (they post to the worker); the accessors from the worker thread.
+// Thread: bind() and start() from the thread that creates the server; publish(),
+// begin_drain() and stop() from any thread (they post to the worker); the accessors from
+// the worker thread.
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
@@ -14,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -51,10 +53,13 @@ struct TlsCounters {
   void sum_into(TlsStats& out) const;
 };
 
-// A live connection, closed by the worker at stop().
+// A live connection, closed by the worker at stop(). Worker thread only.
 class Connection {
  public:
   virtual void close_all() = 0;
+  // The worker has begun to drain: a connection waiting for the next request of a
+  // keep-alive connection stops waiting and closes; a busy one closes after its response.
+  virtual void drain() = 0;
 
  protected:
   ~Connection() = default;
@@ -74,6 +79,10 @@ class Worker {
 
   void start();
   void publish(SnapshotPtr snapshot);
+  // Posts the drain (Server::begin_drain()): listeners closed, idle connections closed,
+  // Connection: close on every response from now on. `drained` is called on the worker
+  // thread once no downstream connection is left (at once if there is none).
+  void begin_drain(std::function<void()> drained);
   void stop();  // posts the shutdown; join() waits for it
   void join();
 
@@ -94,6 +103,10 @@ class Worker {
   // Any thread.
   const TlsCounters& tls_counters() const { return tls_counters_; }
   bool stopping() const { return stopping_; }
+  // After begin_drain(): no response may keep its connection open.
+  bool draining() const { return draining_; }
+  // Any thread: downstream connections accepted and not yet finished (relaxed read).
+  size_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
   void track(Connection* c) { connections_.insert(c); }
   void untrack(Connection* c) { connections_.erase(c); }
 
@@ -102,6 +115,10 @@ class Worker {
   boost::asio::awaitable<void> sweep_loop();
   void log_summary();
   void shutdown();
+  void drain(std::function<void()> drained);
+  // A session coroutine has finished: counted, and the drain completed when it was the last.
+  void connection_finished();
+  void check_drained();
 
   int index_;
   const ProxyOptions& options_;
@@ -118,6 +135,12 @@ class Worker {
   std::chrono::steady_clock::time_point last_summary_ = std::chrono::steady_clock::now();
   std::unordered_set<Connection*> connections_;
   bool stopping_ = false;
+  bool draining_ = false;
+  std::function<void()> on_drained_;  // set by drain(), called once by check_drained()
+  // Written by the worker thread only (accept, session end); read by any thread. Counted
+  // from accept to the end of the session's coroutine, so a connection accepted but not
+  // yet running its session is not missed by the drain.
+  std::atomic<size_t> open_connections_{0};
   std::thread thread_;
   // Declared last, destroyed first: destroying the io_context destroys the coroutine frames
   // of connections still pending, which refer to the members above.
