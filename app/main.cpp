@@ -12,6 +12,12 @@
 // Threads: the main thread runs the control io_context (manifest watching or the API
 // informers, compiling, publishing, admin listener, signals); the proxy runs its own
 // worker threads.
+//
+// Signals (app/drain.h): the first SIGTERM or SIGINT starts the graceful drain — /readyz
+// 503 at once, accepting and serving for --shutdown-delay more, then listeners closed,
+// idle connections closed and Connection: close on the last responses; exit 0 once every
+// connection and shutdown task is done, or when --shutdown-timeout (from the signal)
+// passes, cutting what is left. A second signal during the drain exits at once, code 1.
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -30,6 +36,7 @@
 
 #include "admin/admin_server.h"
 #include "app/control.h"
+#include "app/drain.h"
 #include "app/tls_setup.h"
 #include "ingress/compiler.h"
 #include "ingress/kube_config.h"
@@ -134,6 +141,9 @@ struct ServeOptions {
   bool watch_ingress_without_class = false;
   std::string api_backoff_base = "800ms";
   std::string api_backoff_max = "30s";
+  // Graceful drain (app/drain.h).
+  std::string shutdown_delay = "5s";
+  std::string shutdown_timeout = "30s";
 };
 
 struct CertOptions {
@@ -300,6 +310,17 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
     std::fprintf(stderr, "lintel serve: --context needs --kubeconfig\n");
     return kExitUsage;
   }
+  std::chrono::milliseconds shutdown_delay{};
+  std::chrono::milliseconds shutdown_timeout{};
+  parse_duration(serve.shutdown_delay, shutdown_delay);
+  parse_duration(serve.shutdown_timeout, shutdown_timeout);
+  if (shutdown_timeout <= shutdown_delay) {  // so the timeout is > 0 too
+    std::fprintf(stderr,
+                 "lintel serve: --shutdown-timeout (%s) must be longer than --shutdown-delay "
+                 "(%s)\n",
+                 serve.shutdown_timeout.c_str(), serve.shutdown_delay.c_str());
+    return kExitUsage;
+  }
   if (!serve.watch_namespace.empty() && !common.manifests.empty()) {
     // A folder is read whole; silently ignoring the flag would hide a mistake.
     std::fprintf(stderr, "lintel serve: --watch-namespace needs --kubeconfig or --kube\n");
@@ -396,22 +417,21 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
                admin->address(), proxy_options.workers, control->source(),
                summary.empty() ? "not ready until every kind has been listed" : summary);
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) {
-      return;
-    }
-    spdlog::info("received signal {}; stopping", signal);
-    admin->set_ready(false);
+  // The routes keep being updated while draining: everything stops at the drain's end.
+  app::DrainOptions drain_options;
+  drain_options.delay = shutdown_delay;
+  drain_options.timeout = shutdown_timeout;
+  auto drain = app::Drain::create(io, drain_options, *server, *admin, [&] {
     control->stop();
     tickets->stop();
     admin->stop();
     server->stop();
     io.stop();
   });
+  drain->start();
   io.run();
   spdlog::info("stopped");
-  return kExitOk;
+  return drain->exit_code();
 }
 
 }  // namespace
@@ -527,6 +547,18 @@ int main(int argc, char** argv) {
       ->add_option("--https-redirect-port", serve.https_redirect_port,
                    "Port written into the 308 redirects to https:// (the public HTTPS port)")
       ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--shutdown-delay", serve.shutdown_delay,
+                   "After SIGTERM: /readyz answers 503 at once, and Lintel keeps accepting and "
+                   "serving this long (for the load balancer to deregister it; 0: stop at once)")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--shutdown-timeout", serve.shutdown_timeout,
+                   "After SIGTERM: exit at the latest this long after the signal, closing the "
+                   "connections still open (longer than --shutdown-delay)")
+      ->check(duration)
       ->capture_default_str();
   serve_cmd
       ->add_flag("--hsts,!--no-hsts", serve.hsts,
