@@ -32,6 +32,33 @@ std::string string_at(const json& object, const char* a, const char* b) {
   return inner != outer->end() && inner->is_string() ? inner->get<std::string>() : std::string();
 }
 
+// Read field by field with type checks: the object is the one the decoder refused, so any
+// field may have any type.
+RejectedIngress rejected_ingress(const std::string& key, const json& object) {
+  RejectedIngress out;
+  out.key = key;
+  const size_t slash = key.find('/');
+  out.namespace_ = key.substr(0, slash);
+  out.name = slash == std::string::npos ? key : key.substr(slash + 1);
+  out.uid = string_at(object, "metadata", "uid");
+  out.resource_version = string_at(object, "metadata", "resourceVersion");
+  if (auto spec = object.find("spec"); spec != object.end() && spec->is_object()) {
+    if (auto name = spec->find("ingressClassName"); name != spec->end() && name->is_string()) {
+      out.ingress_class_name = name->get<std::string>();
+    }
+  }
+  if (auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) {
+    if (auto annotations = meta->find("annotations");
+        annotations != meta->end() && annotations->is_object()) {
+      if (auto value = annotations->find("kubernetes.io/ingress.class");
+          value != annotations->end() && value->is_string()) {
+        out.class_annotation = value->get<std::string>();
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 const KubeKindInfo& kube_kind_info(KubeKind kind) { return kKinds[static_cast<int>(kind)]; }
@@ -125,9 +152,16 @@ bool KindCache::upsert(Entry& entry, const std::string& key, const json& object)
 
   DecodeResult decoded = decode_json(print, Origin{});
   entry.problems.clear();
+  entry.rejected.reset();
   for (routing::Diagnostic& d : decoded.errors) {
     if (d.rejected || d.severity == routing::Diagnostic::Severity::kError) {
+      if (kind_ == KubeKind::kIngress && !entry.rejected) {
+        entry.rejected = rejected_ingress(key, object);
+      }
       d.rejected = true;
+      if (d.reason.empty()) {
+        d.reason = "Rejected";
+      }
       d.message += entry.good ? " (the last good version of the object stays in force)"
                               : " (the object is not served)";
     }
@@ -193,6 +227,16 @@ ReplaceResult KindCache::replace(const std::vector<json>& items) {
     }
   }
   return result;
+}
+
+std::vector<RejectedIngress> KindCache::rejected_ingresses() const {
+  std::vector<RejectedIngress> out;
+  for (const auto& [key, entry] : entries_) {
+    if (entry.rejected && !entry.good) {
+      out.push_back(*entry.rejected);
+    }
+  }
+  return out;
 }
 
 void KindCache::fill(ClusterState& state, std::vector<routing::Diagnostic>& diagnostics) const {

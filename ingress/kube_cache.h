@@ -54,6 +54,19 @@ std::string query_escape(const std::string& value);
 enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError, kUnknown };
 WatchEventType parse_event_type(const std::string& type);
 
+// What is known of an Ingress whose newest version the decoder rejected and that has no
+// good version (so it is not in the ClusterState): enough to tell whether it is ours and to
+// point a Kubernetes Event at it (kube_events.h). Read from the raw object, not decoded.
+struct RejectedIngress {
+  std::string key;  // "namespace/name"
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+  std::string resource_version;
+  std::optional<std::string> ingress_class_name;  // spec.ingressClassName
+  std::string class_annotation;                   // kubernetes.io/ingress.class
+};
+
 struct ReplaceResult {
   std::vector<std::string> deleted;  // keys that vanished (synthesized deletes)
   size_t added = 0;                  // keys new to the cache
@@ -72,6 +85,9 @@ class KindCache {
 
   // Adds this kind's good objects to `state` and its diagnostics to `diagnostics`.
   void fill(ClusterState& state, std::vector<routing::Diagnostic>& diagnostics) const;
+  // The Ingresses (this is the Ingress kind's cache) whose newest version was rejected and
+  // that have no good version, by key; empty for other kinds.
+  std::vector<RejectedIngress> rejected_ingresses() const;
 
   size_t size() const { return entries_.size(); }
   bool contains(const std::string& key) const { return entries_.count(key) > 0; }
@@ -82,6 +98,7 @@ class KindCache {
     std::optional<Object> good;                 // last version that decoded cleanly
     std::vector<routing::Diagnostic> problems;  // of the newest version ("" when it is good)
     std::string fingerprint;                    // newest version's JSON minus volatile fields
+    std::optional<RejectedIngress> rejected;    // an Ingress whose newest version was rejected
   };
   // Decodes `object` into `entry` (keeping `good` on rejection). Returns true on change.
   bool upsert(Entry& entry, const std::string& key, const nlohmann::json& object) const;
