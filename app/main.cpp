@@ -32,15 +32,18 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "admin/admin_server.h"
+#include "app/cluster_duties.h"
 #include "app/control.h"
 #include "app/drain.h"
 #include "app/tls_setup.h"
 #include "ingress/compiler.h"
 #include "ingress/kube_config.h"
 #include "ingress/kube_source.h"
+#include "ingress/kube_status.h"
 #include "ingress/manifest_source.h"
 #include "proxy/address.h"
 #include "proxy/server.h"
@@ -141,6 +144,17 @@ struct ServeOptions {
   bool watch_ingress_without_class = false;
   std::string api_backoff_base = "800ms";
   std::string api_backoff_max = "30s";
+  // In the cluster (app/cluster_duties.h): status, leader election.
+  std::string publish_service;         // NS/NAME
+  std::string publish_status_address;  // ADDR[,ADDR]
+  bool update_status_on_shutdown = false;
+  std::string election_id = "lintel-leader";
+  std::string election_namespace;  // default: $POD_NAMESPACE, the in-cluster namespace, the
+                                   // kubeconfig context's, "default"
+  std::string election_identity;   // default: $POD_NAME or the host name, "_", random hex
+  std::string election_lease_duration = "15s";
+  std::string election_renew_deadline = "10s";
+  std::string election_retry_period = "2s";
   // Graceful drain (app/drain.h).
   std::string shutdown_delay = "5s";
   std::string shutdown_timeout = "30s";
@@ -272,6 +286,48 @@ int run_cert(const CertOptions& cert) {
   return kExitOk;
 }
 
+// Leader election, status and Events (API source only).
+app::ClusterDutiesOptions cluster_duties_options(const ServeOptions& serve,
+                                                 const CommonOptions& common,
+                                                 const ingress::KubeSourceOptions& kube) {
+  app::ClusterDutiesOptions o;
+  o.election.config = kube.config;
+  o.election.name = serve.election_id;
+  o.election.namespace_ = serve.election_namespace;
+  const char* pod_namespace = std::getenv("POD_NAMESPACE");
+  if (o.election.namespace_.empty() && pod_namespace && *pod_namespace) {
+    o.election.namespace_ = pod_namespace;
+  }
+  if (o.election.namespace_.empty()) {
+    o.election.namespace_ = kube.config.namespace_.empty() ? "default" : kube.config.namespace_;
+  }
+  o.election.identity = serve.election_identity;
+  if (o.election.identity.empty()) {
+    const char* pod_name = std::getenv("POD_NAME");
+    std::string host = pod_name && *pod_name ? pod_name : std::string();
+    if (host.empty()) {
+      char buffer[256] = {};
+      ::gethostname(buffer, sizeof buffer - 1);
+      host = buffer[0] ? buffer : "lintel";
+    }
+    std::random_device random;
+    o.election.identity = fmt::format("{}_{:08x}{:08x}", host, random(), random());
+  }
+  parse_duration(serve.election_lease_duration, o.election.lease_duration);
+  parse_duration(serve.election_renew_deadline, o.election.renew_deadline);
+  parse_duration(serve.election_retry_period, o.election.retry_period);
+  if (!serve.publish_status_address.empty()) {
+    std::string error;
+    o.publish_addresses = ingress::parse_status_addresses(serve.publish_status_address, error);
+  }
+  o.publish_service = !serve.publish_service.empty();
+  o.update_status_on_shutdown = serve.update_status_on_shutdown;
+  o.compile = compile_options(common);
+  o.compile.watch_ingress_without_class = serve.watch_ingress_without_class;
+  o.user_agent = kube.user_agent;
+  return o;
+}
+
 // The API source's options from --kube / --kubeconfig, or an error line (exit 2).
 std::optional<ingress::KubeSourceOptions> kube_options(const ServeOptions& serve,
                                                        std::string& error) {
@@ -289,6 +345,7 @@ std::optional<ingress::KubeSourceOptions> kube_options(const ServeOptions& serve
   options.backoff.base = std::max(options.backoff.base, std::chrono::milliseconds(1));
   options.backoff.cap = std::max(options.backoff.cap, options.backoff.base);
   options.user_agent = std::string("lintel/") + LINTEL_VERSION;
+  options.publish_service = serve.publish_service;
   if (options.config.insecure_skip_tls_verify) {
     spdlog::warn(
         "{}: insecure-skip-tls-verify is set: the API server's certificate is NOT "
@@ -325,6 +382,49 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
     // A folder is read whole; silently ignoring the flag would hide a mistake.
     std::fprintf(stderr, "lintel serve: --watch-namespace needs --kubeconfig or --kube\n");
     return kExitUsage;
+  }
+  const bool cluster_flags = !serve.publish_service.empty() ||
+                             !serve.publish_status_address.empty() ||
+                             serve.update_status_on_shutdown;
+  if (cluster_flags && !common.manifests.empty()) {
+    std::fprintf(stderr,
+                 "lintel serve: --publish-service, --publish-status-address and "
+                 "--update-status-on-shutdown need --kubeconfig or --kube\n");
+    return kExitUsage;
+  }
+  if (!serve.publish_service.empty() && !serve.publish_status_address.empty()) {
+    std::fprintf(stderr,
+                 "lintel serve: --publish-service and --publish-status-address exclude each "
+                 "other\n");
+    return kExitUsage;
+  }
+  if (const std::string& p = serve.publish_service;
+      !p.empty() && (p.find('/') == std::string::npos || p.front() == '/' || p.back() == '/' ||
+                     p.find('/') != p.rfind('/'))) {
+    std::fprintf(stderr, "lintel serve: --publish-service \"%s\": expected NAMESPACE/NAME\n",
+                 p.c_str());
+    return kExitUsage;
+  }
+  if (!serve.publish_status_address.empty()) {
+    std::string error;
+    if (!ingress::parse_status_addresses(serve.publish_status_address, error)) {
+      std::fprintf(stderr, "lintel serve: --publish-status-address: %s\n", error.c_str());
+      return kExitUsage;
+    }
+  }
+  {
+    std::chrono::milliseconds lease{}, renew{}, retry{};
+    parse_duration(serve.election_lease_duration, lease);
+    parse_duration(serve.election_renew_deadline, renew);
+    parse_duration(serve.election_retry_period, retry);
+    if (!(retry.count() > 0 && retry < renew && renew < lease)) {
+      std::fprintf(stderr,
+                   "lintel serve: leader election needs 0 < --election-retry-period (%s) < "
+                   "--election-renew-deadline (%s) < --election-lease-duration (%s)\n",
+                   serve.election_retry_period.c_str(), serve.election_renew_deadline.c_str(),
+                   serve.election_lease_duration.c_str());
+      return kExitUsage;
+    }
   }
   std::optional<ingress::KubeSourceOptions> kube;
   if (common.manifests.empty()) {
@@ -400,6 +500,16 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
     return kExitFailed;
   }
   auto tickets = app::TicketKeyTimer::create(io, tls_setup->tickets, serve.ticket_key_files);
+  std::unique_ptr<app::ClusterDuties> duties;
+  if (control_options.kube) {
+    duties = app::ClusterDuties::create(io, cluster_duties_options(serve, common, *control_options.kube),
+                                        *control, error);
+    if (!duties) {
+      spdlog::critical("{}; exiting", error);
+      return kExitUsage;
+    }
+    duties->start();
+  }
   control->on_snapshot([&](const proxy::SnapshotPtr& snapshot) {
     server->publish(snapshot);
     admin->publish(snapshot);
@@ -422,12 +532,18 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
   drain_options.delay = shutdown_delay;
   drain_options.timeout = shutdown_timeout;
   auto drain = app::Drain::create(io, drain_options, *server, *admin, [&] {
+    if (duties) {
+      duties->stop();
+    }
     control->stop();
     tickets->stop();
     admin->stop();
     server->stop();
     io.stop();
   });
+  if (duties) {
+    drain->add_shutdown_task([&](std::function<void()> done) { duties->shutdown(std::move(done)); });
+  }
   drain->start();
   io.run();
   spdlog::info("stopped");
@@ -486,6 +602,40 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd
       ->add_option("--api-backoff-max", serve.api_backoff_max, "API source: longest retry delay")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd->add_option("--publish-service", serve.publish_service,
+                        "API source: NAMESPACE/NAME of the LoadBalancer Service whose "
+                        "status.loadBalancer Lintel copies to its Ingresses' status");
+  serve_cmd->add_option("--publish-status-address", serve.publish_status_address,
+                        "API source: ADDR[,ADDR] (IPs or host names) written to the status of "
+                        "Lintel's Ingresses");
+  serve_cmd->add_flag("--update-status-on-shutdown", serve.update_status_on_shutdown,
+                      "API source: the leader clears its Ingresses' addresses on a deliberate "
+                      "shutdown (SIGTERM/SIGINT)");
+  serve_cmd
+      ->add_option("--election-id", serve.election_id,
+                   "API source: name of the Lease the replicas elect their leader with")
+      ->capture_default_str();
+  serve_cmd->add_option("--election-namespace", serve.election_namespace,
+                        "API source: namespace of the Lease (default: $POD_NAMESPACE, the "
+                        "service account's namespace, the kubeconfig context's, default)");
+  serve_cmd->add_option("--election-identity", serve.election_identity,
+                        "API source: this replica's name in the Lease (default: $POD_NAME or "
+                        "the host name, '_', random hex)");
+  serve_cmd
+      ->add_option("--election-lease-duration", serve.election_lease_duration,
+                   "API source: how long a leader's lease lasts without renewal")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--election-renew-deadline", serve.election_renew_deadline,
+                   "API source: a leader that could not renew for this long stops writing")
+      ->check(duration)
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--election-retry-period", serve.election_retry_period,
+                   "API source: how often to try to take or renew the lease")
       ->check(duration)
       ->capture_default_str();
   serve_cmd->add_option("--http", serve.http, "HTTP listener host:port")

@@ -58,6 +58,7 @@ ADDRESS_BLOCKS = {
     "test_tls": (200, 239),
     "test_kube": (240, 254),
     "test_drain": (6, 9),
+    "test_cluster": (2, 5),
 }
 
 # Deadlines (seconds). They bound waits; they are never asserted as timings.
