@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 namespace lintel::ingress {
 
@@ -49,6 +50,36 @@ std::string host_header(const KubeConfig& config) {
 }
 
 }  // namespace
+
+std::string describe_answer(const KubeResponse& response) {
+  if (!response.error.empty()) {
+    return response.error;
+  }
+  std::string text = "HTTP " + std::to_string(response.status);
+  const nlohmann::json parsed = nlohmann::json::parse(response.body, nullptr, false);
+  std::string message;
+  if (parsed.is_object()) {
+    if (auto m = parsed.find("message"); m != parsed.end() && m->is_string()) {
+      message = m->get<std::string>();
+    }
+  } else if (!response.body.empty() && response.body.size() < 200 && !parsed.is_discarded()) {
+    message = response.body;
+  }
+  if (!message.empty()) {
+    text += ": " + message;
+  }
+  return text;
+}
+
+std::function<bool(std::string_view)> keep_body(std::string& out, size_t limit) {
+  return [&out, limit](std::string_view piece) {
+    if (out.size() + piece.size() > limit) {
+      return false;
+    }
+    out.append(piece);
+    return true;
+  };
+}
 
 // ---- TokenSource ----
 

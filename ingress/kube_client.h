@@ -69,6 +69,14 @@ struct KubeResponse {
   int retry_after = 0;
 };
 
+// For log lines: the transport error, or "HTTP 403: <the Status's message>" (the body
+// itself when it is short and not a Status).
+std::string describe_answer(const KubeResponse& response);
+
+// A sink for get()/request() that appends the body to `out` and stops the transfer (false)
+// rather than let it grow past `limit` bytes.
+std::function<bool(std::string_view)> keep_body(std::string& out, size_t limit);
+
 class KubeConnection {
  public:
   KubeConnection(boost::asio::any_io_executor executor,

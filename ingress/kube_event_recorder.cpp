@@ -36,22 +36,6 @@ std::string host_name() {
   return buffer;
 }
 
-// "HTTP 422: Event.events.k8s.io \"x\" is invalid: ..." from a non-2xx answer.
-std::string describe_answer(const KubeResponse& response) {
-  if (!response.error.empty()) {
-    return response.error;
-  }
-  std::string text = "HTTP " + std::to_string(response.status);
-  nlohmann::json status = nlohmann::json::parse(response.body, nullptr, false);
-  if (status.is_object()) {
-    auto message = status.find("message");
-    if (message != status.end() && message->is_string()) {
-      text += ": " + message->get<std::string>();
-    }
-  }
-  return text;
-}
-
 WriteOutcome classify(const EventWrite& write, const KubeResponse& response) {
   if (!response.error.empty()) {
     return WriteOutcome::kRetryable;

@@ -72,15 +72,6 @@ void put_record(json& lease, const LeaseRecord& r) {
   spec["leaseTransitions"] = r.transitions;
 }
 
-std::string status_text(const KubeResponse& response) {
-  if (!response.error.empty()) {
-    return response.error;
-  }
-  json body = json::parse(response.body, nullptr, false);
-  std::string message = body.is_object() ? text_at(json{{"s", body}}, "s", "message") : "";
-  return fmt::format("HTTP {}{}{}", response.status, message.empty() ? "" : ": ", message);
-}
-
 struct State : std::enable_shared_from_this<State> {
   State(asio::io_context& io, LeaderElectionOptions o, std::shared_ptr<asio::ssl::context> context)
       : io(io),
@@ -155,13 +146,7 @@ struct State : std::enable_shared_from_this<State> {
   // One GET, then create or update. True when we hold the lease afterwards.
   asio::awaitable<bool> try_acquire_or_renew() {
     std::string body;
-    auto collect = [&body](std::string_view piece) {
-      if (body.size() + piece.size() > kMaxLeaseBody) {
-        return false;
-      }
-      body.append(piece);
-      return true;
-    };
+    const auto collect = keep_body(body, kMaxLeaseBody);
     const std::string target = path + "/" + options.name;
     KubeResponse got = co_await connection.get(target, options.request_timeout, collect);
     if (stopped) {
@@ -184,12 +169,12 @@ struct State : std::enable_shared_from_this<State> {
         co_return true;
       }
       failed("creating Lease " + options.namespace_ + "/" + options.name + ": " +
-             status_text(created));
+             describe_answer(created));
       co_return false;
     }
     if (got.status != 200) {
       failed("reading Lease " + options.namespace_ + "/" + options.name + ": " +
-             status_text(got));
+             describe_answer(got));
       co_return false;
     }
     json lease = json::parse(body, nullptr, false);
@@ -218,7 +203,7 @@ struct State : std::enable_shared_from_this<State> {
       co_return true;
     }
     failed((record.holder == options.identity ? "renewing" : "taking") + std::string(" Lease ") +
-           options.namespace_ + "/" + options.name + ": " + status_text(put));
+           options.namespace_ + "/" + options.name + ": " + describe_answer(put));
     co_return false;
   }
 
@@ -264,13 +249,7 @@ struct State : std::enable_shared_from_this<State> {
     if (self->leading) {
       const std::string target = self->path + "/" + self->options.name;
       std::string body;
-      auto collect = [&body](std::string_view piece) {
-        if (body.size() + piece.size() > kMaxLeaseBody) {
-          return false;
-        }
-        body.append(piece);
-        return true;
-      };
+      const auto collect = keep_body(body, kMaxLeaseBody);
       KubeResponse got =
           co_await self->connection.get(target, self->options.request_timeout, collect);
       json lease = got.status == 200 ? json::parse(body, nullptr, false) : json();
@@ -290,7 +269,7 @@ struct State : std::enable_shared_from_this<State> {
         } else {
           spdlog::warn("leader election: could not release Lease {}/{}: {}; another replica "
                        "takes over when it expires",
-                       self->options.namespace_, self->options.name, status_text(put));
+                       self->options.namespace_, self->options.name, describe_answer(put));
         }
       }
       self->watchdog.cancel();

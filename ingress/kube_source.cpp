@@ -91,20 +91,6 @@ bool status_is_gone(const json& status) {
   return reason == "Expired" || reason == "Gone" || is_too_large_rv(status);
 }
 
-// "HTTP 403: secrets is forbidden: ..." from a non-2xx answer.
-std::string describe_failure(int status, const std::string& body) {
-  std::string text = "HTTP " + std::to_string(status);
-  json parsed = json::parse(body, nullptr, false);
-  std::string message = parsed.is_object() ? string_at(parsed, {"message"}) : std::string();
-  if (message.empty() && !body.empty() && body.size() < 200 && !parsed.is_discarded()) {
-    message = body;
-  }
-  if (!message.empty()) {
-    text += ": " + message;
-  }
-  return text;
-}
-
 std::string seconds_text(milliseconds d) { return fmt::format("{:.1f}s", d.count() / 1000.0); }
 
 struct Shared : std::enable_shared_from_this<Shared> {
@@ -335,7 +321,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
         continue;
       }
       if (response.status != 200) {
-        failure_ = describe_failure(response.status, response.body);
+        failure_ = describe_answer(response);
         retry_after_ = std::chrono::seconds(response.retry_after);
         co_return Outcome::kFailed;
       }
@@ -446,7 +432,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
         failure_ = "resourceVersion " + rv_ + " is too large for the server";
         co_return Outcome::kGone;
       }
-      failure_ = describe_failure(response.status, response.body);
+      failure_ = describe_answer(response);
       retry_after_ = std::chrono::seconds(response.retry_after);
       co_return Outcome::kFailed;
     }

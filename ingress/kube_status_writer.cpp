@@ -47,20 +47,6 @@ std::string ingress_path(const std::string& key) {
                      key.substr(0, slash), key.substr(slash + 1));
 }
 
-std::string failure_text(const KubeResponse& response) {
-  if (!response.error.empty()) {
-    return response.error;
-  }
-  json body = json::parse(response.body, nullptr, false);
-  std::string message;
-  if (body.is_object()) {
-    if (auto m = body.find("message"); m != body.end() && m->is_string()) {
-      message = m->get<std::string>();
-    }
-  }
-  return fmt::format("HTTP {}{}{}", response.status, message.empty() ? "" : ": ", message);
-}
-
 auto use_ec(boost::system::error_code& ec) {
   return asio::redirect_error(asio::use_awaitable, ec);
 }
@@ -110,14 +96,8 @@ struct State : std::enable_shared_from_this<State> {
 
   asio::awaitable<KubeResponse> read(const std::string& key, std::string& body) {
     body.clear();
-    auto collect = [&body](std::string_view piece) {
-      if (body.size() + piece.size() > kMaxIngressBody) {
-        return false;
-      }
-      body.append(piece);
-      return true;
-    };
-    co_return co_await connection.get(ingress_path(key), options.request_timeout, collect);
+    co_return co_await connection.get(ingress_path(key), options.request_timeout,
+                                      keep_body(body, kMaxIngressBody));
   }
 
   // GET + PUT …/status with 409 retries. True when written (or when there is nothing to
@@ -131,7 +111,7 @@ struct State : std::enable_shared_from_this<State> {
         co_return true;
       }
       if (got.status != 200) {
-        last_failure = fmt::format("reading Ingress {}: {}", key, failure_text(got));
+        last_failure = fmt::format("reading Ingress {}: {}", key, describe_answer(got));
         co_return false;
       }
       json ingress = json::parse(body, nullptr, false);
@@ -155,7 +135,7 @@ struct State : std::enable_shared_from_this<State> {
         co_return true;
       }
       if (put.status != 409) {
-        last_failure = fmt::format("writing the status of Ingress {}: {}", key, failure_text(put));
+        last_failure = fmt::format("writing the status of Ingress {}: {}", key, describe_answer(put));
         co_return false;
       }
       spdlog::debug("status: Ingress {} changed while its status was written (409); reading it "
@@ -240,7 +220,7 @@ struct State : std::enable_shared_from_this<State> {
         ++cleared;
       } else if (r.status != 404) {
         spdlog::warn("status: clearing the status of Ingress {} on shutdown failed: {}", key,
-                     failure_text(r));
+                     describe_answer(r));
       }
     }
     spdlog::info("status: cleared the addresses of {} Ingresses on shutdown", cleared);
