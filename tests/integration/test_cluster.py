@@ -10,6 +10,8 @@ with the real `kubectl`.
 - --publish-service follows the Service's status.loadBalancer as it changes.
 - --update-status-on-shutdown clears the addresses on SIGTERM; without it they stay.
 - A leader that cannot renew stops writing within the renew deadline.
+- A rolling restart of the leader under keep-alive load through a /readyz-following load
+  balancer fails no request; the released Lease goes to the other replica at its next try.
 - Warning Events for a broken TLS Secret and a path conflict, shown by `kubectl describe
   ingress`; repeats are aggregated (series), and a fixed Ingress gets a Normal Event.
 
@@ -22,6 +24,7 @@ import json
 import os
 import re
 import signal
+import threading
 import time
 import unittest
 
@@ -47,8 +50,8 @@ class ClusterTest(tk.KubeFixture, unittest.TestCase):
 
     # ---- helpers
     def start_replica(self, identity, *extra):
-        return self.start_lintel(extra_args=("--election-identity", identity,
-                                             "--shutdown-delay", "0s", *extra))
+        delay = () if "--shutdown-delay" in extra else ("--shutdown-delay", "0s")
+        return self.start_lintel(extra_args=("--election-identity", identity, *delay, *extra))
 
     def get_json(self, *args):
         return json.loads(self.kubectl("get", *args, "-o", "json"))
@@ -134,6 +137,97 @@ class ClusterTest(tk.KubeFixture, unittest.TestCase):
         self.wait_addresses("late", ["203.0.113.7", "lb.example.com"])
         self.assertIn("default/late", self.status_writes(follower))
         self.assertEqual(self.answers(follower, "late.cluster.test"), "a")
+
+    def test_rolling_restart_of_the_leader_fails_no_request(self):
+        """A rollout replaces the leader: a load balancer that follows /readyz spreads
+        keep-alive clients over both replicas; SIGTERM to the leader fails no request, the
+        Lease is released and taken by the other replica at its next try, and the
+        addresses stay (no --update-status-on-shutdown)."""
+        a = self.fx.echo_group(["a"])
+        self.create(tk.CLASS, *self.app("web", "web.cluster.test", a))
+        replicas = [self.start_replica(name, "--publish-status-address", "203.0.113.7",
+                                       "--shutdown-delay", "2s")
+                    for name in ("lintel-one", "lintel-two")]
+        h.wait_until(lambda: self.holder() in ("lintel-one", "lintel-two"), what="a leader")
+        self.wait_addresses("web", ["203.0.113.7"])
+        leader = replicas[0] if self.holder() == "lintel-one" else replicas[1]
+        other = replicas[1] if leader is replicas[0] else replicas[0]
+
+        registered = set(range(len(replicas)))  # what the load balancer sends to
+        lock = threading.Lock()
+        done = threading.Event()
+        failures, served = [], []
+
+        def load_balancer():
+            while not done.is_set():
+                for i, r in enumerate(replicas):
+                    try:
+                        ready = r.alive() and r.admin("/readyz", timeout=1.0).status == 200
+                    except OSError:
+                        ready = False
+                    if not ready:
+                        with lock:
+                            registered.discard(i)
+                time.sleep(0.05)
+
+        def client(index):
+            conns = {}
+            n = 0
+            while not done.is_set():
+                with lock:
+                    targets = sorted(registered)
+                for i in list(conns):
+                    if i not in targets:  # deregistered: no new request on it
+                        conns.pop(i).close()
+                if not targets:
+                    break
+                i = targets[n % len(targets)]
+                n += 1
+                try:
+                    conn = conns.get(i) or conns.setdefault(i, replicas[i].connect())
+                    conn.request("GET", f"/c{index}/{n}", host="web.cluster.test")
+                    response = conn.read_response()
+                except (OSError, h.ConnectionClosed, ValueError) as e:
+                    with lock:
+                        failures.append(f"client {index} → replica {i}: {e!r}")
+                    conns.pop(i, None)
+                    continue
+                with lock:
+                    served.append((time.monotonic(), i, response.status))
+                if response.status != 200:
+                    with lock:
+                        failures.append(f"client {index} → replica {i}: {response.status}")
+                if response.wants_close():
+                    conns.pop(i).close()
+            for conn in conns.values():
+                conn.close()
+
+        threads = [threading.Thread(target=load_balancer)]
+        threads += [threading.Thread(target=client, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            h.wait_until(lambda: {i for _, i, _ in served} == {0, 1},
+                         what="traffic on both replicas")
+            t0 = time.monotonic()
+            leader.popen.send_signal(signal.SIGTERM)
+            h.wait_until(lambda: self.holder() == ("lintel-two" if leader is replicas[0]
+                                                   else "lintel-one"),
+                         what="the other replica to take the released Lease")
+            h.log(f"Lease taken over {time.monotonic() - t0:.1f}s after SIGTERM to the leader "
+                  "(released, retry 2s)")
+            self.assertEqual(leader.popen.wait(timeout=30), 0, leader.tail())
+            h.wait_until(lambda: len([s for s in served if s[0] > t0 + 3]) > 20,
+                         what="traffic flowing through the other replica after the drain")
+        finally:
+            done.set()
+            for t in threads:
+                t.join(timeout=15)
+        self.assertEqual(failures, [], leader.tail(30))
+        after = {i for t, i, _ in served if t > t0 + 3}
+        self.assertEqual(after, {replicas.index(other)})
+        self.assertEqual(self.addresses("web"), ["203.0.113.7"])
+        self.assertIn("released Lease default/lintel-leader", leader.stderr_text())
 
     def test_publish_service_is_followed(self):
         a = self.fx.echo_group(["a"])
