@@ -98,8 +98,8 @@ static_assert(tls::kAlpnProtocols.size() == 1,
 // asio::ssl::stream constructed from a native SSL*, under a beast::flat_stream, which
 // gathers a buffer sequence (head + chunk line + body + CRLF) into one TLS record instead
 // of one record and one sendmsg per buffer.
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::flat_stream<asio::ssl::stream<beast::tcp_stream>>;
+using PlainStream = beast::basic_stream<tcp, Executor>;
+using TlsStream = beast::flat_stream<asio::ssl::stream<PlainStream>>;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
@@ -227,10 +227,10 @@ class UpstreamStream {
   explicit UpstreamStream(asio::io_context& io) : stream_(io) {}
 
   explicit operator bool() const { return open_; }
-  beast::tcp_stream* operator->() { return &stream_; }
-  beast::tcp_stream& operator*() { return stream_; }
+  PlainStream* operator->() { return &stream_; }
+  PlainStream& operator*() { return stream_; }
 
-  void emplace(tcp::socket socket) {
+  void emplace(Socket socket) {
     stream_.socket() = std::move(socket);
     open_ = true;
   }
@@ -242,11 +242,11 @@ class UpstreamStream {
   }
 
  private:
-  beast::tcp_stream stream_;
+  PlainStream stream_;
   bool open_ = false;
 };
 
-auto use_ec(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+auto use_ec(error_code& ec) { return asio::redirect_error(asio::use_awaitable_t<Executor>{}, ec); }
 
 std::string chunk_size_line(size_t n) {
   char buf[24];
@@ -267,7 +267,7 @@ void endpoint_key(const routing::Endpoint& endpoint, std::string& out) {
   out.append(":").append(port, static_cast<size_t>(end - port));
 }
 
-std::string endpoint_ip(const tcp::socket& socket) {
+std::string endpoint_ip(const Socket& socket) {
   error_code ec;
   const auto ep = socket.remote_endpoint(ec);
   if (ec) return "";
@@ -300,18 +300,18 @@ class Session final : public Connection {
 
  public:
   // A plain connection.
-  Session(Worker& worker, tcp::socket socket) requires(!kTls)
+  Session(Worker& worker, Socket socket) requires(!kTls)
       : worker_(worker), options_(worker.options()), down_(std::move(socket)), up_(worker.io()) {
     init();
   }
 
   // A TLS connection: `ssl` (owned from here on) was made from the default context of
   // `pinned`'s CertStore, which the servername callback reads during the handshake.
-  Session(Worker& worker, tcp::socket socket, SnapshotPtr pinned, SSL* ssl) requires kTls
+  Session(Worker& worker, Socket socket, SnapshotPtr pinned, SSL* ssl) requires kTls
       : worker_(worker),
         options_(worker.options()),
         pinned_(std::move(pinned)),
-        down_(beast::tcp_stream(std::move(socket)), ssl),
+        down_(PlainStream(std::move(socket)), ssl),
         up_(worker.io()) {
     handshake_.store = pinned_->certs.get();
     init();
@@ -331,7 +331,7 @@ class Session final : public Connection {
     if (idle_) lowest().cancel();
   }
 
-  asio::awaitable<void> run() {
+  Awaitable<void> run() {
     worker_.track(this);
     bool ready = true;
     if constexpr (kTls) ready = co_await handshake();
@@ -379,12 +379,12 @@ class Session final : public Connection {
   }
 
   // The TCP layer under the client stream: deadlines, socket options, close.
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(down_); }
+  PlainStream& lowest() { return beast::get_lowest_layer(down_); }
 
   // --- TLS -----------------------------------------------------------------------------
 
   // The handshake, under handshake_timeout. Returns whether requests may be served.
-  asio::awaitable<bool> handshake() requires kTls {
+  Awaitable<bool> handshake() requires kTls {
     auto& ssl_stream = down_.next_layer();
     SSL* ssl = ssl_stream.native_handle();
     TlsCounters& counters = worker_.tls_counters();
@@ -445,7 +445,7 @@ class Session final : public Connection {
   // close_notify: marking it received first makes SSL_shutdown complete once ours is
   // written, as nginx does; a client that has sent everything it wanted has no reason to
   // answer, and waiting would hold the connection for nothing.
-  asio::awaitable<void> close_notify() requires kTls {
+  Awaitable<void> close_notify() requires kTls {
     if (!tls_open_ || !lowest().socket().is_open()) co_return;
     tls_open_ = false;
     SSL* ssl = down_.next_layer().native_handle();
@@ -475,7 +475,7 @@ class Session final : public Connection {
   }
 
   // One read into in_, at most `max` bytes, under the deadline already set on down_.
-  asio::awaitable<error_code> read_more(size_t max) {
+  Awaitable<error_code> read_more(size_t max) {
     error_code ec;
     const size_t room = in_.max_size() - in_.size();
     const size_t n = co_await down_.async_read_some(in_.prepare(std::min(max, room)), use_ec(ec));
@@ -485,7 +485,7 @@ class Session final : public Connection {
   }
 
   // Serves one request. Returns whether the connection may carry another.
-  asio::awaitable<bool> serve_one(bool first) {
+  Awaitable<bool> serve_one(bool first) {
     Exchange ex;
     // The record's strings are only filled when there is a log to write them to.
     const bool logged = worker_.access_log() != nullptr;
@@ -594,7 +594,7 @@ class Session final : public Connection {
   // --- our own responses -------------------------------------------------------------
 
   // Refuses a request the client got wrong: error response, Connection: close, close.
-  asio::awaitable<bool> refuse(Exchange& ex, ErrorKind kind, std::string_view detail) {
+  Awaitable<bool> refuse(Exchange& ex, ErrorKind kind, std::string_view detail) {
     const ErrorInfo& info = error_info(kind);
     if (!lowest().socket().is_open()) {
       // A deadline passed: beast::tcp_stream closed the socket, so no answer can be sent.
@@ -612,7 +612,7 @@ class Session final : public Connection {
 
   // Answers with our own error; returns whether the connection may continue. It may when
   // the table allows it and the request was read to its end (its framing is intact).
-  asio::awaitable<bool> answer_error(Exchange& ex, ErrorKind kind) {
+  Awaitable<bool> answer_error(Exchange& ex, ErrorKind kind) {
     const ErrorInfo& info = error_info(kind);
     const bool close = info.close || !ex.request.keep_alive || !parser_ || !parser_->is_done() ||
                        worker_.draining();
@@ -621,7 +621,7 @@ class Session final : public Connection {
     co_return !close;
   }
 
-  asio::awaitable<void> write_error(Exchange& ex, ErrorKind kind, bool close) {
+  Awaitable<void> write_error(Exchange& ex, ErrorKind kind, bool close) {
     std::string hsts_field;
     if (!ex.hsts.empty()) {
       hsts_field.append("Strict-Transport-Security: ").append(ex.hsts).append("\r\n");
@@ -631,7 +631,7 @@ class Session final : public Connection {
   }
 
   // Writes a response of our own, complete in `response`, and logs the exchange.
-  asio::awaitable<void> write_own(Exchange& ex, std::string_view response, int status) {
+  Awaitable<void> write_own(Exchange& ex, std::string_view response, int status) {
     lowest().expires_after(kErrorWriteTimeout);
     error_code ec;
     const size_t n = co_await asio::async_write(down_, asio::buffer(response), use_ec(ec));
@@ -645,7 +645,7 @@ class Session final : public Connection {
   // query over HTTPS, without contacting any upstream. The connection is kept when the
   // request had no body (or an empty one); otherwise it is closed after the answer, as for
   // our error responses, rather than reading a body nobody will use.
-  asio::awaitable<bool> redirect(Exchange& ex) {
+  Awaitable<bool> redirect(Exchange& ex) {
     const ValidRequest& rq = ex.request;
     const bool close = !rq.keep_alive || !parser_->is_done() || worker_.draining();
     // The host as routed: lowercase, without the port the client used for plain HTTP. An
@@ -668,7 +668,7 @@ class Session final : public Connection {
   // destroy the error response before the client has read it. On TLS, close_notify goes
   // first (the TCP half-close ends the TLS stream too), and what follows is discarded as
   // raw TCP bytes without decrypting them.
-  asio::awaitable<void> linger() {
+  Awaitable<void> linger() {
     if constexpr (kTls) co_await close_notify();
     error_code ec;
     lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -709,7 +709,7 @@ class Session final : public Connection {
   }
 
   // Reads the next body piece from the client into body_ (deadline: client_body_timeout).
-  asio::awaitable<size_t> read_body(error_code& ec) {
+  Awaitable<size_t> read_body(error_code& ec) {
     auto& body = parser_->body();
     body.data = body_.data();
     body.size = body_.size();
@@ -735,7 +735,7 @@ class Session final : public Connection {
 
   // --- forwarding --------------------------------------------------------------------
 
-  asio::awaitable<std::optional<tcp::socket>> connect(const routing::Endpoint& endpoint) {
+  Awaitable<std::optional<Socket>> connect(const routing::Endpoint& endpoint) {
     error_code ec;
     const auto address = asio::ip::make_address(endpoint.address, ec);
     if (ec) {
@@ -744,7 +744,7 @@ class Session final : public Connection {
       }
       co_return std::nullopt;
     }
-    beast::tcp_stream stream(worker_.io());
+    PlainStream stream(worker_.io());
     stream.expires_after(options_.connect_timeout);
     co_await stream.async_connect(tcp::endpoint(address, endpoint.port), use_ec(ec));
     if (ec) {
@@ -777,7 +777,7 @@ class Session final : public Connection {
     }
   }
 
-  asio::awaitable<bool> forward(Exchange& ex) {
+  Awaitable<bool> forward(Exchange& ex) {
     ValidRequest& rq = ex.request;
 
     // Pin the snapshot: this request (retries included) sees this configuration only.
@@ -904,8 +904,8 @@ class Session final : public Connection {
 
   // Sends the head, the prefetched body bytes and the rest of the body. On failure: the
   // error kind (a client one when the client's body failed).
-  asio::awaitable<std::optional<ErrorKind>> send_request(Exchange& ex, size_t prefetched,
-                                                         bool chunked, bool& streamed) {
+  Awaitable<std::optional<ErrorKind>> send_request(Exchange& ex, size_t prefetched, bool chunked,
+                                                   bool& streamed) {
     error_code ec;
     std::vector<asio::const_buffer>& out = out_;
     out.clear();
@@ -949,8 +949,7 @@ class Session final : public Connection {
 
   // Reads the final response head; 1xx heads before it are forwarded (HTTP/1.1 clients)
   // or dropped. "100 Continue" is always dropped: the proxy answered Expect itself.
-  asio::awaitable<std::optional<ErrorKind>> read_response_head(Exchange& ex,
-                                                               bool& no_response_byte) {
+  Awaitable<std::optional<ErrorKind>> read_response_head(Exchange& ex, bool& no_response_byte) {
     up_buffer_.consume(up_buffer_.size());
     for (bool first_head = true;; first_head = false) {
       new_response_parser(ex);
@@ -1027,7 +1026,7 @@ class Session final : public Connection {
   }
 
   // Streams the response to the client. Returns whether the connection may continue.
-  asio::awaitable<bool> relay_response(Exchange& ex, const std::string& key) {
+  Awaitable<bool> relay_response(Exchange& ex, const std::string& key) {
     ResponseParser& rp = *response_;
     const ValidRequest& rq = ex.request;
     const int status = static_cast<int>(response_head_text_.status);
@@ -1151,12 +1150,12 @@ class Session final : public Connection {
 
 }  // namespace
 
-asio::awaitable<void> run_session(Worker& worker, tcp::socket socket) {
+Awaitable<void> run_session(Worker& worker, Socket socket) {
   Session<PlainStream> session(worker, std::move(socket));
   co_await session.run();
 }
 
-asio::awaitable<void> run_tls_session(Worker& worker, tcp::socket socket) {
+Awaitable<void> run_tls_session(Worker& worker, Socket socket) {
   // The snapshot of the moment picks the certificates of this handshake; it stays pinned
   // until the handshake is over.
   SnapshotPtr snapshot = worker.snapshot();

@@ -6,18 +6,17 @@
 //
 // Thread: the worker's thread.
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include "proxy/io.h"
 
 namespace lintel::proxy {
 
 class Worker;
 
 // A connection accepted on the HTTP listener.
-boost::asio::awaitable<void> run_session(Worker& worker, boost::asio::ip::tcp::socket socket);
+Awaitable<void> run_session(Worker& worker, Socket socket);
 // A connection accepted on the HTTPS listener: TLS handshake (certificate by SNI from the
 // worker's current snapshot, under ProxyOptions::handshake_timeout), then the same session
 // as run_session(), then close_notify.
-boost::asio::awaitable<void> run_tls_session(Worker& worker, boost::asio::ip::tcp::socket socket);
+Awaitable<void> run_tls_session(Worker& worker, Socket socket);
 
 }  // namespace lintel::proxy

@@ -3,7 +3,6 @@
 //
 // Thread: one pool per worker, used on that worker's thread only.
 
-#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -13,11 +12,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/io.h"
+
 namespace lintel::proxy {
 
 class UpstreamPool {
  public:
-  using Socket = boost::asio::ip::tcp::socket;
+  using Socket = proxy::Socket;
   using Clock = std::chrono::steady_clock;
 
   UpstreamPool(size_t max_idle_per_endpoint, std::chrono::milliseconds idle_timeout)

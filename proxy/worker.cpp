@@ -65,7 +65,7 @@ Worker::~Worker() {
 }
 
 bool Worker::bind(Listener listener, const tcp::endpoint& endpoint, std::string& error) {
-  tcp::acceptor& acceptor = listener == Listener::kHttp ? acceptor_ : https_acceptor_;
+  Acceptor& acceptor = listener == Listener::kHttp ? acceptor_ : https_acceptor_;
   boost::system::error_code ec;
   const auto where = [&] {
     return endpoint.address().is_v6()
@@ -191,11 +191,10 @@ void Worker::log_summary() {
 
 asio::awaitable<void> Worker::accept_loop(Listener listener) {
   const bool https = listener == Listener::kHttps;
-  tcp::acceptor& acceptor = https ? https_acceptor_ : acceptor_;
+  Acceptor& acceptor = https ? https_acceptor_ : acceptor_;
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket socket =
-        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    Socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     // A connection accepted just before a drain closed the listener is served (with
     // Connection: close); one accepted as the worker stops is closed with the rest.
     if (stopping_) co_return;

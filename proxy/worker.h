@@ -24,6 +24,7 @@
 
 #include "proxy/access_log.h"
 #include "proxy/balancer.h"
+#include "proxy/io.h"
 #include "proxy/log.h"
 #include "proxy/request_id.h"
 #include "proxy/server.h"
@@ -146,8 +147,8 @@ class Worker {
   // of connections still pending, which refer to the members above.
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  boost::asio::ip::tcp::acceptor acceptor_{io_};
-  boost::asio::ip::tcp::acceptor https_acceptor_{io_};  // open only with an HTTPS listener
+  Acceptor acceptor_{io_};
+  Acceptor https_acceptor_{io_};  // open only with an HTTPS listener
   boost::asio::steady_timer sweep_timer_{io_};
 };
 

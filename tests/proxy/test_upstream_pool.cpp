@@ -16,8 +16,8 @@ using tcp = asio::ip::tcp;
 
 // An open socket (not connected: the pool only needs a descriptor). Its native handle
 // tells which one the pool handed back.
-tcp::socket open_socket(asio::io_context& io) {
-  tcp::socket s(io);
+UpstreamPool::Socket open_socket(asio::io_context& io) {
+  UpstreamPool::Socket s(io);
   s.open(tcp::v4());
   return s;
 }
@@ -27,8 +27,8 @@ TEST(UpstreamPool, LastParkedFirstOutAndEmptyListsRefill) {
   UpstreamPool pool(2, std::chrono::seconds(60));
   EXPECT_FALSE(pool.take("10.0.0.1:80", true));
 
-  tcp::socket a = open_socket(io);
-  tcp::socket b = open_socket(io);
+  UpstreamPool::Socket a = open_socket(io);
+  UpstreamPool::Socket b = open_socket(io);
   const int fd_a = a.native_handle();
   const int fd_b = b.native_handle();
   pool.put("10.0.0.1:80", std::move(a));
@@ -48,7 +48,7 @@ TEST(UpstreamPool, LastParkedFirstOutAndEmptyListsRefill) {
   // The emptied list fills again; the cap drops the oldest.
   pool.put("10.0.0.1:80", std::move(*second));
   pool.put("10.0.0.1:80", std::move(*first));
-  tcp::socket c = open_socket(io);
+  UpstreamPool::Socket c = open_socket(io);
   const int fd_c = c.native_handle();
   pool.put("10.0.0.1:80", std::move(c));
   EXPECT_EQ(pool.idle_count(), 2u);
@@ -78,7 +78,7 @@ TEST(UpstreamPool, SweepClosesExpiredAndForgetsEmptyEndpoints) {
 TEST(UpstreamPool, ClosedByPeerIsNotHandedOutWithoutRetry) {
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  tcp::socket client(io);
+  UpstreamPool::Socket client(io);
   client.connect(acceptor.local_endpoint());
   tcp::socket server = acceptor.accept();
   UpstreamPool pool(4, std::chrono::seconds(60));
