@@ -7,8 +7,9 @@
 //     reaches no backend) → endpoint by round-robin, pooled or new connection
 //   → head re-serialized + body re-framed, streamed → response head → body streamed.
 //
-// Every operation has a deadline (beast::tcp_stream::expires_after, set where it starts)
-// and every buffer a limit. No exception is used for expected failures: every async call
+// Every operation has a deadline (a Deadline per side, proxy/deadline.h: beast::tcp_stream's
+// semantics without a timer armed per operation; set where the operation starts) and every
+// buffer a limit. No exception is used for expected failures: every async call
 // reports through an error_code.
 //
 // Plain and TLS connections run the same Session, a template over the client stream type
@@ -43,6 +44,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "proxy/deadline.h"
 #include "proxy/errors.h"
 #include "proxy/forward_headers.h"
 #include "proxy/log.h"
@@ -97,9 +99,11 @@ static_assert(tls::kAlpnProtocols.size() == 1,
 // so the TLS stream is assembled here from the same parts beast::ssl_stream uses: an
 // asio::ssl::stream constructed from a native SSL*, under a beast::flat_stream, which
 // gathers a buffer sequence (head + chunk line + body + CRLF) into one TLS record instead
-// of one record and one sendmsg per buffer.
-using PlainStream = beast::basic_stream<tcp, Executor>;
-using TlsStream = beast::flat_stream<asio::ssl::stream<PlainStream>>;
+// of one record and one sendmsg per buffer. Deadlines are kept beside the socket (Deadline),
+// not in a beast::tcp_stream layer: its timer armed and cancelled for every read and write
+// cost ~2,500 instructions per proxied request.
+using PlainStream = Socket;
+using TlsStream = beast::flat_stream<asio::ssl::stream<Socket>>;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
@@ -218,31 +222,37 @@ class FramingParser final : public http::basic_parser<isRequest> {
 using RequestParser = FramingParser<true>;
 using ResponseParser = FramingParser<false>;
 
-// The upstream side of a session, used like std::optional<beast::tcp_stream> (empty: no
-// upstream connection), but one stream for the session's life into which each request's
-// socket is moved: constructing a beast::tcp_stream per request (its shared state, two
-// timers, three service lookups under a mutex) cost ~1,000 instructions per request.
+// The upstream side of a session, used like std::optional<Socket> (empty: no upstream
+// connection), but one socket object for the session's life into which each request's
+// connection is moved, so that the session's upstream Deadline always watches the same
+// object (a beast::tcp_stream per request cost ~1,000 instructions per request).
 class UpstreamStream {
  public:
-  explicit UpstreamStream(asio::io_context& io) : stream_(io) {}
+  explicit UpstreamStream(asio::io_context& io) : socket_(io) {}
 
   explicit operator bool() const { return open_; }
-  PlainStream* operator->() { return &stream_; }
-  PlainStream& operator*() { return stream_; }
+  Socket* operator->() { return &socket_; }
+  Socket& operator*() { return socket_; }
+  Socket& socket() { return socket_; }
 
   void emplace(Socket socket) {
-    stream_.socket() = std::move(socket);
+    socket_ = std::move(socket);
     open_ = true;
   }
-  // Forgets the connection, closing it if release_socket() did not take it.
+  // Hands the connection over (to the pool).
+  Socket release() {
+    open_ = false;
+    return std::move(socket_);
+  }
+  // Forgets the connection, closing it.
   void reset() {
     error_code ec;
-    stream_.socket().close(ec);
+    socket_.close(ec);
     open_ = false;
   }
 
  private:
-  PlainStream stream_;
+  Socket socket_;
   bool open_ = false;
 };
 
@@ -311,7 +321,7 @@ class Session final : public Connection {
       : worker_(worker),
         options_(worker.options()),
         pinned_(std::move(pinned)),
-        down_(PlainStream(std::move(socket)), ssl),
+        down_(std::move(socket), ssl),
         up_(worker.io()) {
     handshake_.store = pinned_->certs.get();
     init();
@@ -319,8 +329,8 @@ class Session final : public Connection {
 
   void close_all() override {
     error_code ec;
-    lowest().socket().close(ec);
-    if (up_) up_->socket().close(ec);
+    lowest().close(ec);
+    if (up_) up_->close(ec);
   }
 
   // An idle keep-alive connection stops waiting: its read completes with operation_aborted
@@ -328,7 +338,8 @@ class Session final : public Connection {
   // close) and serve_one() ends the connection, with close_notify on TLS. A busy one
   // notices the drain when it writes its response head (Worker::draining()).
   void drain() override {
-    if (idle_) lowest().cancel();
+    error_code ec;
+    if (idle_) lowest().cancel(ec);
   }
 
   Awaitable<void> run() {
@@ -344,7 +355,7 @@ class Session final : public Connection {
     if constexpr (kTls) co_await close_notify();
     worker_.untrack(this);
     error_code ec;
-    lowest().socket().close(ec);
+    lowest().close(ec);
   }
 
  private:
@@ -363,7 +374,7 @@ class Session final : public Connection {
   void init() {
     in_.max_size(options_.max_request_target + kRequestLineSlack + options_.max_header_bytes +
                  kReadBufferSlack);
-    auto& socket = lowest().socket();
+    auto& socket = lowest();
     client_ = endpoint_ip(socket);
     limits_.max_request_target = options_.max_request_target;
     limits_.max_header_bytes = options_.max_header_bytes;
@@ -378,8 +389,8 @@ class Session final : public Connection {
     socket.set_option(tcp::no_delay(true), ec);
   }
 
-  // The TCP layer under the client stream: deadlines, socket options, close.
-  PlainStream& lowest() { return beast::get_lowest_layer(down_); }
+  // The TCP socket under the client stream: socket options, close.
+  Socket& lowest() { return beast::get_lowest_layer(down_); }
 
   // --- TLS -----------------------------------------------------------------------------
 
@@ -393,10 +404,12 @@ class Session final : public Connection {
       proxy_log().error("client {}: TLS: {}; closing", client_, bad->message);
       co_return false;
     }
-    lowest().expires_after(options_.handshake_timeout);
+    down_deadline_.expires_after(options_.handshake_timeout);
     error_code ec;
+    down_deadline_.start();
     co_await ssl_stream.async_handshake(asio::ssl::stream_base::server, use_ec(ec));
-    lowest().expires_never();
+    down_deadline_.finish(ec);
+    down_deadline_.expires_never();
     // From here on the SSL holds its own reference to the SSL_CTX the servername callback
     // chose (certificate rotation never touches an established connection), and that
     // callback does not run again (no renegotiation: tls/server_context.h). So the store
@@ -446,13 +459,15 @@ class Session final : public Connection {
   // written, as nginx does; a client that has sent everything it wanted has no reason to
   // answer, and waiting would hold the connection for nothing.
   Awaitable<void> close_notify() requires kTls {
-    if (!tls_open_ || !lowest().socket().is_open()) co_return;
+    if (!tls_open_ || !lowest().is_open()) co_return;
     tls_open_ = false;
     SSL* ssl = down_.next_layer().native_handle();
     SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
-    lowest().expires_after(kTlsShutdownTimeout);
+    down_deadline_.expires_after(kTlsShutdownTimeout);
     error_code ec;
+    down_deadline_.start();
     co_await down_.next_layer().async_shutdown(use_ec(ec));
+    down_deadline_.finish(ec);
   }
 
   // After any failed read or write on the client stream: whether close_notify may still
@@ -461,7 +476,7 @@ class Session final : public Connection {
   void note_client_error(const error_code& ec) {
     if constexpr (kTls) {
       if (ec && (peer_closed(ec) || ec.category() == asio::error::get_ssl_category() ||
-                 !lowest().socket().is_open())) {
+                 !lowest().is_open())) {
         tls_open_ = false;
       }
     }
@@ -474,11 +489,13 @@ class Session final : public Connection {
     return {static_cast<const char*>(data.data()), data.size()};
   }
 
-  // One read into in_, at most `max` bytes, under the deadline already set on down_.
+  // One read into in_, at most `max` bytes, under the deadline already set on down_deadline_.
   Awaitable<error_code> read_more(size_t max) {
     error_code ec;
     const size_t room = in_.max_size() - in_.size();
+    down_deadline_.start();
     const size_t n = co_await down_.async_read_some(in_.prepare(std::min(max, room)), use_ec(ec));
+    down_deadline_.finish(ec);
     in_.commit(n);
     note_client_error(ec);
     co_return ec;
@@ -500,14 +517,14 @@ class Session final : public Connection {
       // close). The first request of a new connection is still awaited, under the head
       // deadline: its client has just connected, and its request is likely on the way.
       if (!first && worker_.draining()) co_return false;
-      lowest().expires_after(first ? options_.header_timeout : options_.idle_timeout);
+      down_deadline_.expires_after(first ? options_.header_timeout : options_.idle_timeout);
       idle_ = !first;
       error_code ec = co_await read_more(kHeadReadChunk);
       // The drain cancelled the wait (drain()) just as a request arrived: the client sent
       // it on a connection we had not closed yet, so it is served, with Connection: close.
       error_code ignored;
       while (ec == asio::error::operation_aborted && worker_.draining() && in_.size() == 0 &&
-             lowest().socket().is_open() && lowest().socket().available(ignored) > 0) {
+             lowest().is_open() && lowest().available(ignored) > 0) {
         ec = co_await read_more(kHeadReadChunk);
       }
       idle_ = false;
@@ -524,7 +541,7 @@ class Session final : public Connection {
 
     // The whole head must arrive within header_timeout: set once, not per read, so a
     // client sending one byte at a time cannot hold the connection (slowloris).
-    lowest().expires_after(options_.header_timeout);
+    down_deadline_.expires_after(options_.header_timeout);
     // One scanner and one head per session, reset per request: their vectors keep their
     // capacity, so reading a head allocates nothing.
     RequestHeadScanner& scanner = *scanner_;
@@ -596,8 +613,8 @@ class Session final : public Connection {
   // Refuses a request the client got wrong: error response, Connection: close, close.
   Awaitable<bool> refuse(Exchange& ex, ErrorKind kind, std::string_view detail) {
     const ErrorInfo& info = error_info(kind);
-    if (!lowest().socket().is_open()) {
-      // A deadline passed: beast::tcp_stream closed the socket, so no answer can be sent.
+    if (!lowest().is_open()) {
+      // A deadline passed: the Deadline closed the socket, so no answer can be sent.
       worker_.log_throttle().count_refused();
       proxy_log().debug("client {}: {} ({}): closed", client_, info.log, detail);
       finish(ex);  // status 0: closed without a response
@@ -632,9 +649,11 @@ class Session final : public Connection {
 
   // Writes a response of our own, complete in `response`, and logs the exchange.
   Awaitable<void> write_own(Exchange& ex, std::string_view response, int status) {
-    lowest().expires_after(kErrorWriteTimeout);
+    down_deadline_.expires_after(kErrorWriteTimeout);
     error_code ec;
+    down_deadline_.start();
     const size_t n = co_await asio::async_write(down_, asio::buffer(response), use_ec(ec));
+    down_deadline_.finish(ec);
     note_client_error(ec);
     ex.record.bytes_out += n;
     ex.record.status = status;
@@ -653,7 +672,7 @@ class Session final : public Connection {
     std::string host = routing::normalize_host(rq.host);
     if (host.empty()) {
       error_code ec;
-      const auto local = lowest().socket().local_endpoint(ec).address();
+      const auto local = lowest().local_endpoint(ec).address();
       host = local.is_v6() ? "[" + local.to_string() + "]" : local.to_string();
     }
     const std::string location =
@@ -671,13 +690,15 @@ class Session final : public Connection {
   Awaitable<void> linger() {
     if constexpr (kTls) co_await close_notify();
     error_code ec;
-    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) co_return;
-    lowest().expires_after(kLingerTime);
+    down_deadline_.expires_after(kLingerTime);
     size_t discarded = in_.size();
     in_.consume(in_.size());
     while (discarded < kLingerBytes && !ec) {
+      down_deadline_.start();
       discarded += co_await lowest().async_read_some(asio::buffer(body_), use_ec(ec));
+      down_deadline_.finish(ec);
     }
   }
 
@@ -713,8 +734,10 @@ class Session final : public Connection {
     auto& body = parser_->body();
     body.data = body_.data();
     body.size = body_.size();
-    lowest().expires_after(options_.client_body_timeout);
+    down_deadline_.expires_after(options_.client_body_timeout);
+    down_deadline_.start();
     co_await http::async_read_some(down_, in_, *parser_, use_ec(ec));
+    down_deadline_.finish(ec);
     if (ec == http::error::need_buffer) ec = {};
     co_return body_.size() - body.size;
   }
@@ -744,7 +767,8 @@ class Session final : public Connection {
       }
       co_return std::nullopt;
     }
-    PlainStream stream(worker_.io());
+    // A beast::tcp_stream for the connect only: new connections are not the hot path.
+    beast::basic_stream<tcp, Executor> stream(worker_.io());
     stream.expires_after(options_.connect_timeout);
     co_await stream.async_connect(tcp::endpoint(address, endpoint.port), use_ec(ec));
     if (ec) {
@@ -772,7 +796,6 @@ class Session final : public Connection {
   void drop_upstream() {
     if (up_) {
       error_code ec;
-      up_->socket().close(ec);
       up_.reset();
     }
   }
@@ -823,8 +846,10 @@ class Session final : public Connection {
     // The client waits for "100 Continue" before sending its body; the proxy answers it
     // itself (and does not forward the Expect field) once it is ready to read the body.
     if (rq.expect_continue && !parser_->is_done()) {
-      lowest().expires_after(options_.send_timeout);
+      down_deadline_.expires_after(options_.send_timeout);
+      down_deadline_.start();
       const size_t n = co_await asio::async_write(down_, asio::buffer(kContinue), use_ec(ec));
+      down_deadline_.finish(ec);
       ex.record.bytes_out += n;
       if (ec) co_return false;
     }
@@ -913,8 +938,10 @@ class Session final : public Connection {
     out.push_back(asio::buffer(upstream_head_));
     frame_body(out, prefetched, chunked, chunk_line);
     if (chunked && parser_->is_done()) out.push_back(asio::buffer(kLastChunk));
-    up_->expires_after(options_.response_timeout);
+    up_deadline_.expires_after(options_.response_timeout);
+    up_deadline_.start();
     co_await asio::async_write(*up_, out, use_ec(ec));
+    up_deadline_.finish(ec);
     if (ec)
       co_return ec == beast::error::timeout ? ErrorKind::kUpstreamTimeout
                                             : ErrorKind::kUpstreamFailed;
@@ -930,8 +957,10 @@ class Session final : public Connection {
       frame_body(out, n, chunked, chunk_line);
       if (chunked && parser_->is_done()) out.push_back(asio::buffer(kLastChunk));
       if (out.empty()) continue;
-      up_->expires_after(options_.response_timeout);
+      up_deadline_.expires_after(options_.response_timeout);
+      up_deadline_.start();
       co_await asio::async_write(*up_, out, use_ec(ec));
+      up_deadline_.finish(ec);
       if (ec)
         co_return ec == beast::error::timeout ? ErrorKind::kUpstreamTimeout
                                               : ErrorKind::kUpstreamFailed;
@@ -954,8 +983,10 @@ class Session final : public Connection {
     for (bool first_head = true;; first_head = false) {
       new_response_parser(ex);
       error_code ec;
-      up_->expires_after(options_.response_timeout);
+      up_deadline_.expires_after(options_.response_timeout);
+      up_deadline_.start();
       co_await http::async_read_header(*up_, up_buffer_, *response_, use_ec(ec));
+      up_deadline_.finish(ec);
       if (ec) {
         no_response_byte = first_head && up_buffer_.size() == 0 &&
                            (ec == http::error::end_of_stream || ec == asio::error::eof ||
@@ -971,8 +1002,10 @@ class Session final : public Connection {
         std::string& head = response_head_;
         downstream_response_head(static_cast<int>(status), response_reason(), response_fields(),
                                  ResponseFraming::kNone, 0, false, 11, {}, head);
-        lowest().expires_after(options_.send_timeout);
+        down_deadline_.expires_after(options_.send_timeout);
+        down_deadline_.start();
         const size_t n = co_await asio::async_write(down_, asio::buffer(head), use_ec(ec));
+        down_deadline_.finish(ec);
         ex.record.bytes_out += n;
         if (ec) co_return ErrorKind::kUpstreamFailed;
       }
@@ -1068,8 +1101,10 @@ class Session final : public Connection {
       if (chunked && !ec && rp.is_done()) out_.push_back(asio::buffer(kLastChunk));
       if (!out_.empty()) {
         error_code wec;
-        lowest().expires_after(options_.send_timeout);
+        down_deadline_.expires_after(options_.send_timeout);
+        down_deadline_.start();
         ex.record.bytes_out += co_await asio::async_write(down_, out_, use_ec(wec));
+        down_deadline_.finish(wec);
         out_.clear();
         if (wec) {
           // The client went away or stopped reading: nothing more to do for it.
@@ -1096,8 +1131,10 @@ class Session final : public Connection {
       auto& body = rp.body();
       body.data = body_.data();
       body.size = body_.size();
-      up_->expires_after(options_.response_timeout);
+      up_deadline_.expires_after(options_.response_timeout);
+      up_deadline_.start();
       co_await http::async_read_some(*up_, up_buffer_, rp, use_ec(ec));
+      up_deadline_.finish(ec);
       if (ec == http::error::need_buffer) ec = {};
       n = body_.size() - body.size;
     }
@@ -1105,8 +1142,7 @@ class Session final : public Connection {
     // arrived after the response (which would be taken for the next response).
     if (rp.is_done() && rp.keep_alive() && !rp.need_eof() && up_buffer_.size() == 0 &&
         !may_send_unframed_body(ex)) {
-      worker_.pool().put(key, up_->release_socket());
-      up_.reset();
+      worker_.pool().put(key, up_.release());
     } else {
       drop_upstream();
     }
@@ -1126,6 +1162,8 @@ class Session final : public Connection {
   bool tls_open_ = false;  // handshake done, no TLS error, client not gone: close_notify due
   bool idle_ = false;      // waiting for the first byte of a keep-alive connection's next request
   Stream down_;
+  // Deadline of every operation on the client connection (one at a time).
+  Deadline down_deadline_{worker_.io().get_executor(), lowest()};
   beast::flat_buffer in_;
   beast::flat_buffer up_buffer_{kMaxUpstreamHeadBytes + kReadBufferSlack};
   std::vector<char> body_ = std::vector<char>(kBodyBuffer);
@@ -1146,6 +1184,8 @@ class Session final : public Connection {
   std::optional<ResponseParser> response_;
   HeadText response_head_text_;  // the head response_ parsed
   UpstreamStream up_;
+  // Deadline of every operation on the upstream connection of the moment.
+  Deadline up_deadline_{worker_.io().get_executor(), up_.socket()};
 };
 
 }  // namespace
