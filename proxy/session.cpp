@@ -344,8 +344,11 @@ class Session final : public Connection {
 
   Awaitable<void> run() {
     worker_.track(this);
-    bool ready = true;
-    if constexpr (kTls) ready = co_await handshake();
+    // Accepted just before the worker stopped, started after its close_all(): end here.
+    bool ready = !worker_.stopping();
+    if constexpr (kTls) {
+      if (ready) ready = co_await handshake();
+    }
     bool first = true;
     while (ready && !worker_.stopping()) {
       const bool keep = co_await serve_one(first);
@@ -882,6 +885,13 @@ class Session final : public Connection {
       }
       co_return co_await answer_error(ex, ErrorKind::kUpstreamConnect);
     }
+    // The worker stopped while this request waited for its upstream: Worker::shutdown()'s
+    // close_all() could not reach a socket that was still connecting, so nothing would
+    // cancel the exchange that follows (and the worker's thread would wait for it).
+    if (worker_.stopping()) {
+      drop_upstream();
+      co_return false;
+    }
     if (worker_.access_log()) ex.record.upstream = key;
 
     const bool chunked = rq.framing == BodyFraming::kChunked;
@@ -916,6 +926,10 @@ class Session final : public Connection {
       }
       up_.emplace(std::move(*fresh));
       pooled = false;
+      if (worker_.stopping()) {  // as above: connected after close_all()
+        drop_upstream();
+        co_return false;
+      }
     }
     if (failure) {
       if (worker_.log_throttle().allow_warning()) {
