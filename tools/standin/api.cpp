@@ -1537,24 +1537,7 @@ Reply Api::update(const Target& t, const Request& request) {
   const json served = to_served(*t.resource, *stored);
   const json* current = &served;
   // An update without a resourceVersion is unconditional (allowed for every kind here).
-  const std::string asked = rv_of(body);
-  if (!asked.empty() && asked != rv_of(*current)) {
-    return t.modified();
-  }
-  json desired;
-  if (t.subresource == "status") {
-    desired = *current;
-    desired["status"] = body.contains("status") ? body["status"] : json::object();
-  } else {
-    desired = std::move(body);
-    if (t.resource->status_subresource) {
-      desired["status"] = current->contains("status") ? (*current)["status"] : json(nullptr);
-      if (desired["status"].is_null()) {
-        desired.erase("status");
-      }
-    }
-  }
-  return write_update(t, *current, std::move(desired));
+  return write_object(t, *current, std::move(body));
 }
 
 Reply Api::patch(const Target& t, const Request& request,
@@ -1615,26 +1598,34 @@ Reply Api::patch(const Target& t, const Request& request,
     return status_reply(400, "BadRequest", "a patch may not change the name or namespace");
   }
   // A resourceVersion in the patch is a precondition, as on the real server.
-  const std::string asked = rv_of(patched);
-  if (!asked.empty() && asked != rv_of(*current)) {
+  (void)query;  // fieldManager, fieldValidation, dryRun: accepted, not modelled
+  return write_object(t, *current, std::move(patched));
+}
+
+// PUT and PATCH alike: `incoming` is the whole object the client wants. Its
+// resourceVersion, when it has one, must be the current one (409 otherwise). Through the
+// status subresource only `status` changes; through the main resource of a kind with a
+// status subresource everything but `status` does.
+Reply Api::write_object(const Target& t, const json& current, json incoming) {
+  const std::string asked = rv_of(incoming);
+  if (!asked.empty() && asked != rv_of(current)) {
     return t.modified();
   }
   json desired;
   if (t.subresource == "status") {
-    desired = *current;
-    desired["status"] = patched.contains("status") ? patched["status"] : json::object();
+    desired = current;
+    desired["status"] = incoming.contains("status") ? incoming["status"] : json::object();
   } else {
-    desired = std::move(patched);
+    desired = std::move(incoming);
     if (t.resource->status_subresource) {
-      if (current->contains("status")) {
-        desired["status"] = (*current)["status"];
+      if (current.contains("status") && !current["status"].is_null()) {
+        desired["status"] = current["status"];
       } else {
         desired.erase("status");
       }
     }
   }
-  (void)query;  // fieldManager, fieldValidation, dryRun: accepted, not modelled
-  return write_update(t, *current, std::move(desired));
+  return write_update(t, current, std::move(desired));
 }
 
 Reply Api::write_update(const Target& t, const json& current, json desired) {

@@ -138,6 +138,7 @@ class Api {
   Reply remove_collection(const Target& target, const std::map<std::string, std::string>& query);
   // The common tail of update and patch: preconditions, status handling, generation,
   // no-op detection, the write itself.
+  Reply write_object(const Target& target, const json& current, json incoming);
   Reply write_update(const Target& target, const json& current, json desired);
   Reply create_object(const Target& target, json object);
   // The objects of a resource as they were at `rv` (>= the history start), rebuilt by
