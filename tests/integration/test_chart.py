@@ -29,8 +29,10 @@ Service's ports; the IngressClass, PDB, HPA and metrics Service; variants of the
 (HPA on, metrics on, watchNamespace set, ...); values.yaml has a comment for every key; the
 Deployment's container run as the kubelet would run it (the image's entrypoint `lintel`,
 the rendered args and env, a service-account folder, build/kube-standin as the cluster)
-passes its probes and routes an Ingress of the chart's class; the Dockerfile's runtime
-stage installs the package of every library `ldd lintel` shows.
+passes its probes and routes an Ingress of the chart's class, then goes through every
+write (status, Events and their series, the Lease, the clear on SIGTERM), and the API calls
+it made equal the rendered RBAC rules both ways; the Dockerfile's runtime stage installs
+the package of every library `ldd lintel` shows.
 
     cd tests/integration && LINTEL_BUILD_DIR=../../build python3 -m unittest -v test_chart
 """
@@ -834,7 +836,8 @@ class ChartContainerRunTest(unittest.TestCase):
     def test_container_starts_with_the_chart_args_and_passes_its_probes(self):
         api_dir = os.path.join(self.work, "api")
         os.mkdir(api_dir)
-        # --verbose: the stand-in logs every request it answers (not the watch streams).
+        # --verbose: the stand-in logs every request it answers, watches included, with the
+        # user agent (Lintel's calls are told from kubectl's by it).
         api = standin.StandIn.start(api_dir, self.work, extra_args=["--verbose"])
         self.addCleanup(api.stop)
 
