@@ -75,6 +75,7 @@
 #include "ingress/kube_backoff.h"
 #include "ingress/kube_cache.h"
 #include "ingress/kube_config.h"
+#include "ingress/kube_time.h"
 #include "routing/diagnostic.h"
 
 namespace boost::asio {
@@ -140,9 +141,6 @@ EventCauses event_causes(const ClusterState& state, const CompileResult& result,
 // name part cut so the whole stays a valid 253-character DNS subdomain).
 std::string event_name(const std::string& ingress_name, const std::string& uid,
                        const EventCause& cause);
-
-// "2006-01-02T15:04:05.000000Z" (metav1.MicroTime).
-std::string micro_time(std::chrono::system_clock::time_point t);
 
 // ---- the state machine (pure) ----
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "ingress/kube_events.h"  // micro_time()
+#include "ingress/kube_time.h"
 
 namespace lintel::ingress {
 

@@ -13,7 +13,7 @@
 #include <random>
 
 #include "ingress/kube_client.h"
-#include "ingress/kube_events.h"  // micro_time()
+#include "ingress/kube_time.h"
 
 namespace lintel::ingress {
 
