@@ -38,6 +38,11 @@ std::string signal_name(int signal) {
 }
 
 // "5s", "500ms": the form the flags take.
+// "1 connection", "3 connections".
+std::string connections_text(size_t n) {
+  return fmt::format("{} connection{}", n, n == 1 ? "" : "s");
+}
+
 std::string format_duration(std::chrono::milliseconds d) {
   return d.count() % 1000 == 0 ? fmt::format("{}s", d.count() / 1000)
                                : fmt::format("{}ms", d.count());
@@ -78,8 +83,8 @@ class DrainImpl final : public Drain {
         wait_for_signal();
         return;
       }
-      spdlog::warn("received {} again; exiting now, closing {} connections still open",
-                   signal_name(signal), server_.open_connections());
+      spdlog::warn("received {} again; exiting now, closing {} still open",
+                   signal_name(signal), connections_text(server_.open_connections()));
       exit_code_ = kDrainExitInterrupted;
       finish();
     });
@@ -131,8 +136,8 @@ class DrainImpl final : public Drain {
 
   void stop_accepting() {
     if (finished_) return;
-    spdlog::info("shutdown delay over: stopped accepting; {} connections open, closing when idle",
-                 server_.open_connections());
+    spdlog::info("shutdown delay over: stopped accepting; {} open, closing when idle",
+                 connections_text(server_.open_connections()));
     server_.begin_drain([this, executor = io_.get_executor()] {
       // A worker thread: the rest happens on the control thread.
       asio::post(executor, [this] {
@@ -160,8 +165,8 @@ class DrainImpl final : public Drain {
   void deadline_passed() {
     if (finished_) return;
     const size_t open = server_.open_connections();
-    spdlog::warn("shutdown timeout of {} passed: closing {} connections still open{}",
-                 format_duration(options_.timeout), open,
+    spdlog::warn("shutdown timeout of {} passed: closing {} still open{}",
+                 format_duration(options_.timeout), connections_text(open),
                  pending_tasks_ > 0
                      ? fmt::format(", {} shutdown tasks not finished", pending_tasks_)
                      : std::string());

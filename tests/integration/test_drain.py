@@ -271,7 +271,7 @@ class DrainTest(unittest.TestCase):
             c.read_response()
         self.assert_logged(
             p, "draining: not ready now, accepting for 500ms more, exiting by 2s at the latest",
-            "shutdown timeout of 2s passed: closing 1 connections still open", "stopped")
+            "shutdown timeout of 2s passed: closing 1 connection still open", "stopped")
 
     # ---- (e) a second signal exits at once
     def test_second_signal_exits_at_once(self):
