@@ -23,14 +23,6 @@ constexpr KubeKindInfo kKinds[] = {
     {"Secret", "v1", "/api/v1", "secrets", true, "type=kubernetes.io/tls"},
 };
 
-std::string string_at(const json& object, const char* a, const char* b) {
-  auto outer = object.find(a);
-  if (outer == object.end() || !outer->is_object()) {
-    return {};
-  }
-  auto inner = outer->find(b);
-  return inner != outer->end() && inner->is_string() ? inner->get<std::string>() : std::string();
-}
 
 // Read field by field with type checks: the object is the one the decoder refused, so any
 // field may have any type.
@@ -40,8 +32,8 @@ RejectedIngress rejected_ingress(const std::string& key, const json& object) {
   const size_t slash = key.find('/');
   out.namespace_ = key.substr(0, slash);
   out.name = slash == std::string::npos ? key : key.substr(slash + 1);
-  out.uid = string_at(object, "metadata", "uid");
-  out.resource_version = string_at(object, "metadata", "resourceVersion");
+  out.uid = string_at(object, {"metadata", "uid"});
+  out.resource_version = string_at(object, {"metadata", "resourceVersion"});
   if (auto spec = object.find("spec"); spec != object.end() && spec->is_object()) {
     if (auto name = spec->find("ingressClassName"); name != spec->end() && name->is_string()) {
       out.ingress_class_name = name->get<std::string>();
@@ -120,13 +112,32 @@ WatchEventType parse_event_type(const std::string& type) {
   return WatchEventType::kUnknown;
 }
 
-std::string KindCache::key_of(const json& object) const {
-  const std::string name = string_at(object, "metadata", "name");
-  if (!kube_kind_info(kind_).namespaced) {
+std::string string_at(const json& object, std::initializer_list<const char*> path) {
+  const json* node = &object;
+  for (const char* key : path) {
+    if (!node->is_object()) {
+      return {};
+    }
+    auto it = node->find(key);
+    if (it == node->end()) {
+      return {};
+    }
+    node = &*it;
+  }
+  return node->is_string() ? node->get<std::string>() : std::string();
+}
+
+std::string api_object_key(const json& object, bool namespaced) {
+  std::string name = string_at(object, {"metadata", "name"});
+  if (!namespaced) {
     return name;
   }
-  std::string ns = string_at(object, "metadata", "namespace");
+  std::string ns = string_at(object, {"metadata", "namespace"});
   return (ns.empty() ? std::string("default") : ns) + "/" + name;
+}
+
+std::string KindCache::key_of(const json& object) const {
+  return api_object_key(object, kube_kind_info(kind_).namespaced);
 }
 
 bool KindCache::upsert(Entry& entry, const std::string& key, const json& object) const {

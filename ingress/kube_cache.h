@@ -13,6 +13,7 @@
 //
 // Thread: one owner (the control thread).
 
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -47,6 +48,14 @@ std::string collection_path(KubeKind kind, const std::string& watch_namespace);
 // The query string of a LIST page or a WATCH (no leading '?'), escaped.
 std::string list_query(KubeKind kind, int limit, const std::string& continue_token);
 std::string watch_query(KubeKind kind, const std::string& resource_version, int timeout_seconds);
+
+// The string at `path` in an API object ("" when absent or not a string), e.g.
+// string_at(object, {"metadata", "name"}).
+std::string string_at(const nlohmann::json& object, std::initializer_list<const char*> path);
+
+// "namespace/name" of an API object (a missing namespace is "default"); the name alone for
+// a cluster-scoped kind. The key of every cache and status map.
+std::string api_object_key(const nlohmann::json& object, bool namespaced);
 
 // Percent-encodes a query parameter value (RFC 3986 unreserved kept).
 std::string query_escape(const std::string& value);

@@ -45,20 +45,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string string_at(const json& j, std::initializer_list<const char*> path) {
-  const json* node = &j;
-  for (const char* key : path) {
-    if (!node->is_object()) {
-      return {};
-    }
-    auto it = node->find(key);
-    if (it == node->end()) {
-      return {};
-    }
-    node = &*it;
-  }
-  return node->is_string() ? node->get<std::string>() : std::string();
-}
 
 // "too large resource version" (a watch or list ahead of the server's cache) is handled
 // like 410: client-go's isTooLargeResourceVersionError checks the Status cause and, for
@@ -350,7 +336,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
         // The publish Service is present (even with an empty status) while it exists.
         if (LoadBalancerStatus status = decode_load_balancer_status(item);
             !status.empty() || kind_ == KubeKind::kService) {
-          statuses.emplace(object_key_of(item), std::move(status));
+          statuses.emplace(api_object_key(item, true), std::move(status));
         }
       }
     }
@@ -499,42 +485,29 @@ class Informer : public std::enable_shared_from_this<Informer> {
     return true;
   }
 
-  static std::string object_key_of(const json& object) {
-    std::string ns = string_at(object, {"metadata", "namespace"});
-    return (ns.empty() ? std::string("default") : ns) + "/" +
-           string_at(object, {"metadata", "name"});
-  }
-
   // Every Ingress's status; of Services, only the publish Service's.
   bool tracks_status(const json& object) const {
     if (kind_ == KubeKind::kIngress) {
       return true;
     }
     return kind_ == KubeKind::kService && !shared_->options.publish_service.empty() &&
-           object_key_of(object) == shared_->options.publish_service;
+           api_object_key(object, true) == shared_->options.publish_service;
   }
 
+  // An Ingress without addresses has no entry; the publish Service has one (possibly
+  // empty) for as long as it exists.
   void fold_status(WatchEventType type, const json& object) {
-    const std::string key = object_key_of(object);
-    LoadBalancerStatus status =
-        type == WatchEventType::kDeleted ? LoadBalancerStatus{} : decode_load_balancer_status(object);
+    const std::string key = api_object_key(object, true);
+    LoadBalancerStatus status = decode_load_balancer_status(object);
     auto it = statuses_.find(key);
-    const bool publish = kind_ == KubeKind::kService;
-    if (status.empty() && !publish) {
+    const bool gone = type == WatchEventType::kDeleted ||
+                      (status.empty() && kind_ != KubeKind::kService);
+    if (gone) {
       if (it != statuses_.end()) {
         statuses_.erase(it);
         shared_->notify_status();
       }
-      return;
-    }
-    if (publish && type == WatchEventType::kDeleted) {
-      if (it != statuses_.end()) {
-        statuses_.erase(it);
-        shared_->notify_status();
-      }
-      return;
-    }
-    if (it == statuses_.end() || it->second != status) {
+    } else if (it == statuses_.end() || it->second != status) {
       statuses_[key] = std::move(status);
       shared_->notify_status();
     }
