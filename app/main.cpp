@@ -42,6 +42,7 @@
 #include "app/tls_setup.h"
 #include "ingress/compiler.h"
 #include "ingress/kube_config.h"
+#include "ingress/kube_lease.h"
 #include "ingress/kube_source.h"
 #include "ingress/kube_status.h"
 #include "ingress/manifest_source.h"
@@ -413,16 +414,15 @@ int run_serve(const CommonOptions& common, const ServeOptions& serve) {
     }
   }
   {
-    std::chrono::milliseconds lease{}, renew{}, retry{};
-    parse_duration(serve.election_lease_duration, lease);
-    parse_duration(serve.election_renew_deadline, renew);
-    parse_duration(serve.election_retry_period, retry);
-    if (!(retry.count() > 0 && retry < renew && renew < lease)) {
+    ingress::LeaderElectionOptions timing;
+    parse_duration(serve.election_lease_duration, timing.lease_duration);
+    parse_duration(serve.election_renew_deadline, timing.renew_deadline);
+    parse_duration(serve.election_retry_period, timing.retry_period);
+    if (const std::string problem = ingress::check_timing(timing); !problem.empty()) {
       std::fprintf(stderr,
-                   "lintel serve: leader election needs 0 < --election-retry-period (%s) < "
-                   "--election-renew-deadline (%s) < --election-lease-duration (%s)\n",
-                   serve.election_retry_period.c_str(), serve.election_renew_deadline.c_str(),
-                   serve.election_lease_duration.c_str());
+                   "lintel serve: --election-retry-period, --election-renew-deadline, "
+                   "--election-lease-duration: %s\n",
+                   problem.c_str());
       return kExitUsage;
     }
   }

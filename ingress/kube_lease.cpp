@@ -1,5 +1,7 @@
 #include "ingress/kube_lease.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "ingress/kube_time.h"
@@ -8,6 +10,17 @@ namespace lintel::ingress {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+std::string check_timing(const LeaderElectionOptions& o) {
+  if (o.retry_period.count() > 0 && o.retry_period < o.renew_deadline &&
+      o.renew_deadline < o.lease_duration) {
+    return {};
+  }
+  return fmt::format(
+      "leader election needs 0 < retry period ({} ms) < renew deadline ({} ms) < lease "
+      "duration ({} ms)",
+      o.retry_period.count(), o.renew_deadline.count(), o.lease_duration.count());
+}
 
 LeaseDecision decide(const LeaseRecord& record, const std::string& identity,
                      Clock::time_point observed_at, Clock::time_point now,

@@ -57,6 +57,10 @@ struct LeaseRecord {
   bool operator==(const LeaseRecord&) const = default;
 };
 
+// "" when 0 < retry_period < renew_deadline < lease_duration (client-go's rule), else what
+// is wrong, with the three values.
+std::string check_timing(const LeaderElectionOptions& options);
+
 // What a candidate or leader does with the record it just read: take (or keep) the lease,
 // or leave it to its holder. `observed_at` is when this replica last saw the record change.
 enum class LeaseDecision { kTake, kLeave };

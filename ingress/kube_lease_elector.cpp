@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "ingress/kube_cache.h"  // string_at()
 #include "ingress/kube_client.h"
 #include "ingress/kube_time.h"
 
@@ -30,15 +31,6 @@ auto use_ec(boost::system::error_code& ec) {
 
 constexpr size_t kMaxLeaseBody = 1 << 20;
 
-std::string text_at(const json& j, const char* a, const char* b) {
-  auto x = j.find(a);
-  if (x == j.end() || !x->is_object()) {
-    return {};
-  }
-  auto y = x->find(b);
-  return y != x->end() && y->is_string() ? y->get<std::string>() : std::string();
-}
-
 int int_at(const json& j, const char* a, const char* b) {
   auto x = j.find(a);
   if (x == j.end() || !x->is_object()) {
@@ -50,10 +42,10 @@ int int_at(const json& j, const char* a, const char* b) {
 
 LeaseRecord record_of(const json& lease) {
   LeaseRecord r;
-  r.holder = text_at(lease, "spec", "holderIdentity");
+  r.holder = string_at(lease, {"spec", "holderIdentity"});
   r.lease_duration_seconds = int_at(lease, "spec", "leaseDurationSeconds");
-  r.acquire_time = text_at(lease, "spec", "acquireTime");
-  r.renew_time = text_at(lease, "spec", "renewTime");
+  r.acquire_time = string_at(lease, {"spec", "acquireTime"});
+  r.renew_time = string_at(lease, {"spec", "renewTime"});
   r.transitions = int_at(lease, "spec", "leaseTransitions");
   return r;
 }
@@ -344,13 +336,7 @@ std::unique_ptr<LeaderElector> LeaderElector::create(asio::io_context& io,
   if (!context) {
     return nullptr;
   }
-  if (options.renew_deadline >= options.lease_duration ||
-      options.retry_period >= options.renew_deadline) {
-    error = fmt::format(
-        "leader election needs retry period ({} ms) < renew deadline ({} ms) < lease duration "
-        "({} ms)",
-        options.retry_period.count(), options.renew_deadline.count(),
-        options.lease_duration.count());
+  if (error = check_timing(options); !error.empty()) {
     return nullptr;
   }
   return std::make_unique<LeaderElectorImpl>(

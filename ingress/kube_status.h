@@ -74,8 +74,6 @@ class StatusWriter {
   // addresses, then call `done` (at once when not leader or nothing to clear).
   virtual void clear(std::function<void()> done) = 0;
   virtual void stop() = 0;
-  // Status writes that succeeded since start (for logs and tests).
-  virtual size_t writes() const = 0;
 };
 
 }  // namespace lintel::ingress

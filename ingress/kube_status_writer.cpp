@@ -84,7 +84,6 @@ struct State : std::enable_shared_from_this<State> {
   bool running = false;
   bool dirty = true;  // something changed since the loop last looked
   std::function<void()> clear_done;
-  size_t writes = 0;
   std::string last_failure;
 
   void poke() {
@@ -127,7 +126,6 @@ struct State : std::enable_shared_from_this<State> {
           co_await connection.request("PUT", ingress_path(key) + "/status", "application/json",
                                       ingress.dump(), options.request_timeout, discard);
       if (put.status == 200) {
-        ++writes;
         spdlog::info("status: Ingress {} now shows {}", key, describe_status(want));
         co_return true;
       }
@@ -297,7 +295,6 @@ class StatusWriterImpl final : public StatusWriter {
     state_->wake.cancel();
   }
 
-  size_t writes() const override { return state_->writes; }
 
  private:
   std::shared_ptr<State> state_;

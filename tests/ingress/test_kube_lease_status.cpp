@@ -76,6 +76,19 @@ TEST(LeaseRecordNext, TakingOverMovesAcquireTimeAndTransitions) {
   EXPECT_EQ(next_record(LeaseRecord{}, "me", wall, milliseconds(2'500)).lease_duration_seconds, 3);
 }
 
+TEST(LeaseTiming, RetryBelowRenewBelowLease) {
+  LeaderElectionOptions o;  // the defaults: 2 s < 10 s < 15 s
+  EXPECT_EQ(check_timing(o), "");
+  o.retry_period = milliseconds(10'000);
+  EXPECT_NE(check_timing(o).find("retry period (10000 ms)"), std::string::npos);
+  o = LeaderElectionOptions{};
+  o.renew_deadline = o.lease_duration;
+  EXPECT_FALSE(check_timing(o).empty());
+  o = LeaderElectionOptions{};
+  o.retry_period = milliseconds(0);
+  EXPECT_FALSE(check_timing(o).empty());
+}
+
 TEST(StatusAddresses, ParsesIpsAndHostNamesSortedAndDeduplicated) {
   std::string error;
   auto parsed = parse_status_addresses("lb.example.com, 203.0.113.10,2001:db8::1,203.0.113.10",
